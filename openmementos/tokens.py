@@ -48,7 +48,10 @@ class TiktokenCounter:
         return len(self._encoding.encode_ordinary(text))
 
     def count_many(self, texts: list[str]) -> list[int]:
-        return [len(ids) for ids in self._encoding.encode_ordinary_batch(texts, num_threads=1)]
+        # encode_ordinary_batch starts a thread pool per call (~35 us per string here): a plain
+        # loop is about 4x faster for the few hundred short sentences of one trace.
+        encode = self._encoding.encode_ordinary
+        return [len(encode(text)) for text in texts]
 
     def __getstate__(self):
         return {"name": self.name}

@@ -1,0 +1,127 @@
+"""``openmementos segment``: raw traces in, OpenMementos shards out."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from ..errors import ConfigError
+from ..mementos import MementoConfig
+from ..pipeline import SamplingPlan, SegmentJob, run_segment
+from ..scoring import ScoreConfig
+from ..segmentation import SegmentConfig
+from ..select import SelectConfig, parse_mix
+from ..sentences import SplitConfig
+from ..sources import FieldMap
+from ..teacher.factory import DEFAULT_TEACHER
+from . import app
+from .display import ProgressReporter, summary_table
+
+_INPUT = "Inputs"
+_TEACHER = "Teacher"
+_SELECT = "Selection and sampling"
+_SEGMENT = "Segmentation"
+_MEMENTO = "Mementos"
+_OUTPUT = "Output"
+
+# Defaults come from the library's config records, so the CLI and the Python API agree.
+_SELECT_DEFAULTS = SelectConfig()
+_SCORE_DEFAULTS = ScoreConfig()
+_SEGMENT_DEFAULTS = SegmentConfig()
+_MEMENTO_DEFAULTS = MementoConfig()
+
+
+def _mix(text: str | None, option: str) -> dict[str, float] | None:
+    if text is None:
+        return None
+    try:
+        return parse_mix(text)
+    except ValueError as error:
+        raise ConfigError(f"{option}: {error}", f"write it like {option} math=0.54,code=0.19,science=0.27") from None
+
+
+@app.command()
+def segment(
+    input: Annotated[str, typer.Option("--input", "-i", help="What to read: 'sample' (bundled traces), 'ot3' (open-thoughts/OpenThoughts3-1.2M, streamed from the Hub), 'hf:OWNER/NAME' (any Hub dataset), or a local .jsonl/.json/.parquet file or folder.", rich_help_panel=_INPUT)] = "sample",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards (data/, full/, rejects/, manifest.json). Re-running the same command resumes here.", rich_help_panel=_OUTPUT)] = Path("shards"),
+    split: Annotated[str, typer.Option(help="Dataset split for Hub inputs.", rich_help_panel=_INPUT)] = "train",
+    limit: Annotated[Optional[int], typer.Option(help="Read at most this many input rows.", min=1, rich_help_panel=_INPUT)] = None,
+    problem_field: Annotated[Optional[str], typer.Option(help="Column holding the problem, for inputs in a foreign schema.", rich_help_panel=_INPUT)] = None,
+    trace_field: Annotated[Optional[str], typer.Option(help="Column holding the reasoning trace (with <think>...</think>, or the thinking alone).", rich_help_panel=_INPUT)] = None,
+    answer_field: Annotated[Optional[str], typer.Option(help="Column holding the final answer, when the trace column holds only the thinking.", rich_help_panel=_INPUT)] = None,
+    domain_field: Annotated[Optional[str], typer.Option(help="Column holding the domain (math, code, science).", rich_help_panel=_INPUT)] = None,
+    source_field: Annotated[Optional[str], typer.Option(help="Column holding the source name.", rich_help_panel=_INPUT)] = None,
+    difficulty_field: Annotated[Optional[str], typer.Option(help="Column holding an integer difficulty.", rich_help_panel=_INPUT)] = None,
+    id_field: Annotated[Optional[str], typer.Option(help="Column holding a stable row id.", rich_help_panel=_INPUT)] = None,
+    domain: Annotated[Optional[str], typer.Option(help="Domain to record for rows that have none.", rich_help_panel=_INPUT)] = None,
+    teacher: Annotated[str, typer.Option(help="Who scores boundaries and writes mementos: 'heuristic' (offline, deterministic, no key) or 'openai:MODEL'.", rich_help_panel=_TEACHER)] = DEFAULT_TEACHER,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Count tokens with 'cl100k_base' (default), 'o200k_base', or a Hugging Face tokenizer.json (file or model folder) to size blocks in the student's tokens.", rich_help_panel=_TEACHER)] = None,
+    min_tokens: Annotated[int, typer.Option(help="Drop traces whose thinking has fewer tokens.", min=1, rich_help_panel=_SELECT)] = _SELECT_DEFAULTS.min_tokens,
+    max_tokens: Annotated[int, typer.Option(help="Drop traces whose thinking has more tokens.", min=1, rich_help_panel=_SELECT)] = _SELECT_DEFAULTS.max_tokens,
+    allow_cjk: Annotated[bool, typer.Option("--allow-cjk", help="Keep traces with CJK characters (dropped by default, as in the paper).", rich_help_panel=_SELECT)] = False,
+    domain_mix: Annotated[Optional[str], typer.Option(help="Stratify by domain: target shares like 'math=0.54,code=0.19,science=0.27' (needs --sample).", rich_help_panel=_SELECT)] = None,
+    difficulty_mix: Annotated[Optional[str], typer.Option(help="Also stratify by difficulty bucket: 'easy=0.3,medium=0.4,hard=0.3' (1-3, 4-6, 7-10).", rich_help_panel=_SELECT)] = None,
+    sample: Annotated[Optional[int], typer.Option(help="Number of traces to keep with --domain-mix.", min=1, rich_help_panel=_SELECT)] = None,
+    sample_fraction: Annotated[float, typer.Option(help="Thin the input to this fraction first, by a seeded hash of each trace id.", min=0.0, max=1.0, rich_help_panel=_SELECT)] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed for --sample-fraction.", rich_help_panel=_SELECT)] = 0,
+    window: Annotated[int, typer.Option(help="Boundaries scored per teacher call.", min=1, rich_help_panel=_SEGMENT)] = _SCORE_DEFAULTS.window,
+    second_window: Annotated[int, typer.Option(help="Window of the second scoring pass (coprime with --window); 0 for a single pass.", min=0, rich_help_panel=_SEGMENT)] = _SCORE_DEFAULTS.second_window or 0,
+    lam: Annotated[float, typer.Option("--lambda", help="Weight of the block-size coefficient of variation in the objective.", min=0.0, rich_help_panel=_SEGMENT)] = _SEGMENT_DEFAULTS.lam,
+    min_block_tokens: Annotated[int, typer.Option(help="Smallest block, in tokens.", min=1, rich_help_panel=_SEGMENT)] = _SEGMENT_DEFAULTS.min_block_tokens,
+    max_block_tokens: Annotated[Optional[int], typer.Option(help="Largest block, in tokens (no limit by default).", min=1, rich_help_panel=_SEGMENT)] = None,
+    min_blocks: Annotated[int, typer.Option(help="Fewest blocks per trace.", min=1, rich_help_panel=_SEGMENT)] = 1,
+    max_blocks: Annotated[Optional[int], typer.Option(help="Most blocks per trace (free by default).", min=1, rich_help_panel=_SEGMENT)] = None,
+    judge_threshold: Annotated[float, typer.Option(help="Mementos the judge scores below this (out of 10) are refined.", min=0.0, max=10.0, rich_help_panel=_MEMENTO)] = _MEMENTO_DEFAULTS.threshold,
+    refine_rounds: Annotated[int, typer.Option(help="Most refinement rounds per memento.", min=0, rich_help_panel=_MEMENTO)] = _MEMENTO_DEFAULTS.max_rounds,
+    target_ratio: Annotated[float, typer.Option(help="Target memento/block length ratio given to the compressor.", min=0.01, max=1.0, rich_help_panel=_MEMENTO)] = _MEMENTO_DEFAULTS.target_ratio,
+    rows_per_shard: Annotated[int, typer.Option(help="Start a new shard after this many rows.", min=1, rich_help_panel=_OUTPUT)] = 1000,
+    shard_mb: Annotated[int, typer.Option(help="Start a new shard after about this many MB of text.", min=1, rich_help_panel=_OUTPUT)] = 256,
+    workers: Annotated[int, typer.Option(help="Worker processes for the per-trace stages; 0 uses every core.", min=0, rich_help_panel=_OUTPUT)] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete what --out holds from an earlier run and start again.", rich_help_panel=_OUTPUT)] = False,
+    json_summary: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary instead of the table.", rich_help_panel=_OUTPUT)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the --json summary).", rich_help_panel=_OUTPUT)] = False,
+) -> None:
+    """Annotate reasoning traces into OpenMementos shards: select, split, score, segment, write mementos."""
+    if (domain_mix is None) != (sample is None):
+        raise ConfigError("--domain-mix and --sample go together", "give both, e.g. --domain-mix math=0.5,code=0.5 --sample 1000")
+    if min_tokens > max_tokens:
+        raise ConfigError(f"--min-tokens {min_tokens} is above --max-tokens {max_tokens}")
+    sampling = None
+    if domain_mix is not None:
+        sampling = SamplingPlan(_mix(domain_mix, "--domain-mix"), sample, _mix(difficulty_mix, "--difficulty-mix"), seed, sample_fraction)
+    elif sample_fraction < 1.0:
+        sampling = SamplingPlan({}, 0, None, seed, sample_fraction)
+    job = SegmentJob(
+        input=input,
+        out=out,
+        split=split,
+        limit=limit,
+        fields=FieldMap(problem_field, trace_field, answer_field, domain_field, source_field, difficulty_field, id_field, domain),
+        teacher=teacher,
+        tokenizer=tokenizer,
+        select=SelectConfig(min_tokens, max_tokens, not allow_cjk),
+        sentences=SplitConfig(),
+        scoring=ScoreConfig(window, second_window or None),
+        segmentation=SegmentConfig(lam, min_block_tokens, max_block_tokens, min_blocks, max_blocks),
+        mementos=MementoConfig(judge_threshold, refine_rounds, target_ratio),
+        sampling=sampling,
+        rows_per_shard=rows_per_shard,
+        shard_bytes=shard_mb * 2**20,
+        workers=workers or os.cpu_count() or 1,
+        overwrite=overwrite,
+    )
+    console = Console(stderr=True, quiet=quiet)
+    summary = run_segment(job, ProgressReporter(console))
+    if json_summary:
+        typer.echo(json.dumps(summary.as_dict(), indent=2))
+    if summary.already_complete:
+        console.print(f"nothing to do: {out} already holds this finished run ({summary.kept} rows)")
+    elif not json_summary:
+        console.print(summary_table(summary))
+    if not quiet and not json_summary:
+        typer.echo(f"shards written to {out.resolve()} (data/ and full/; manifest.json)")

@@ -1,0 +1,155 @@
+"""The run journal: what lets ``segment`` resume after a crash and refuse to mix two runs.
+
+The output folder holds ``.openmementos/run.json`` (the run's configuration and its hash,
+written first) and ``.openmementos/journal.jsonl``: one line per finished chunk of input,
+appended and fsynced only after that chunk's shards were renamed into place. A chunk is in the
+dataset exactly when its journal line is complete; files of an unfinished chunk are removed on
+resume and the chunk is redone from its first input row, so nothing is lost or duplicated.
+``manifest.json`` is written last: its presence means the run finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import OutputError
+from .shards import sha256_file, write_json
+
+STATE_DIR = ".openmementos"
+OUTPUT_FOLDERS = ("data", "full", "rejects")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class ChunkRecord:
+    chunk: int
+    input_start: int
+    input_end: int                       # exclusive: the next chunk starts here
+    kept: int
+    skips: dict[str, int]                # "stage/reason" -> count
+    files: dict[str, dict[str, Any]]     # relative path -> {"sha256", "rows"}
+    state: dict[str, Any] = field(default_factory=dict)   # e.g. the stratifier's counts
+
+
+@dataclass(slots=True)
+class Journal:
+    out: Path
+    config: dict[str, Any]
+    chunks: list[ChunkRecord] = field(default_factory=list)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.out / STATE_DIR
+
+    @property
+    def next_input(self) -> int:
+        return self.chunks[-1].input_end if self.chunks else 0
+
+    def append(self, record: ChunkRecord) -> None:
+        line = json.dumps(_as_dict(record), sort_keys=True)
+        with open(self.state_dir / "journal.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.chunks.append(record)
+
+
+def _as_dict(record: ChunkRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__slots__}
+
+
+def manifest_path(out: Path) -> Path:
+    return out / "manifest.json"
+
+
+def finished_manifest(out: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest of a finished run with this exact config, or None if the run is not done."""
+    path = manifest_path(out)
+    if not path.is_file():
+        return None
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("config_hash") != config_hash(config):
+        raise OutputError(
+            f"{out} holds a finished run with a different configuration",
+            "choose another --out, or pass --overwrite to replace it",
+        )
+    return manifest
+
+
+def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False) -> Journal:
+    """Start a new run in ``out`` or reopen the unfinished one with the same configuration."""
+    state = out / STATE_DIR
+    run_file = state / "run.json"
+    if overwrite:
+        _clear(out)
+    elif out.exists() and not run_file.is_file() and any(out.iterdir()):
+        raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new --out")
+    state.mkdir(parents=True, exist_ok=True)
+    if run_file.is_file():
+        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        if previous.get("config_hash") != config_hash(config):
+            raise OutputError(
+                f"{out} holds an unfinished run with a different configuration",
+                "re-run with the same options to resume it, choose another --out, or pass --overwrite",
+            )
+    else:
+        write_json(run_file, {"config_hash": config_hash(config), "config": config})
+    journal = Journal(out, config, _read_chunks(state / "journal.jsonl"))
+    _remove_unrecorded(out, journal)
+    return journal
+
+
+def _read_chunks(path: Path) -> list[ChunkRecord]:
+    if not path.is_file():
+        return []
+    chunks: list[ChunkRecord] = []
+    valid_bytes = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            # A kill during append can leave a partial last line: that chunk never finished.
+            try:
+                record = ChunkRecord(**json.loads(line))
+            except (ValueError, TypeError):
+                break
+            if not line.endswith(b"\n"):
+                break
+            chunks.append(record)
+            valid_bytes += len(line)
+    if valid_bytes != path.stat().st_size:
+        with open(path, "r+b") as handle:
+            handle.truncate(valid_bytes)
+    return chunks
+
+
+def _remove_unrecorded(out: Path, journal: Journal) -> None:
+    recorded = {name for chunk in journal.chunks for name in chunk.files}
+    for folder in OUTPUT_FOLDERS:
+        for path in sorted((out / folder).glob("*")) if (out / folder).is_dir() else []:
+            relative = f"{folder}/{path.name}"
+            if relative not in recorded:
+                path.unlink()
+    for chunk in journal.chunks:
+        for name, meta in chunk.files.items():
+            path = out / name
+            if not path.is_file() or sha256_file(path) != meta["sha256"]:
+                raise OutputError(
+                    f"{path} is missing or changed since it was written",
+                    "restore it, or pass --overwrite to start this output folder again",
+                )
+
+
+def _clear(out: Path) -> None:
+    for folder in OUTPUT_FOLDERS:
+        for path in (out / folder).glob("*") if (out / folder).is_dir() else []:
+            path.unlink()
+    for path in (out / STATE_DIR).glob("*") if (out / STATE_DIR).is_dir() else []:
+        path.unlink()
+    manifest_path(out).unlink(missing_ok=True)
