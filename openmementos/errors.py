@@ -44,6 +44,14 @@ class TeacherError(OpenMementosError):
 class TeacherAnswerError(Exception):
     """One teacher answer failed validation; the stage may ask again or skip the trace."""
 
-    def __init__(self, message: str, raw: object = None) -> None:
+    def __init__(self, message: str, raw: object = None, reason: str = "invalid_teacher_answer") -> None:
         super().__init__(message)
         self.raw = raw
+        self.reason = reason     # the skip reason: invalid_teacher_answer, teacher_request_failed, teacher_truncated
+
+    @property
+    def responses(self) -> tuple[str, ...]:
+        """The raw teacher responses behind this failure, for the quarantine file."""
+        if isinstance(self.raw, (list, tuple)):
+            return tuple(str(r) for r in self.raw)
+        return () if self.raw is None else (str(self.raw),)

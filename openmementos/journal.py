@@ -21,7 +21,7 @@ from .errors import OutputError
 from .shards import sha256_file, write_json
 
 STATE_DIR = ".openmementos"
-OUTPUT_FOLDERS = ("data", "full", "rejects")
+OUTPUT_FOLDERS = ("data", "full", "rejects", "quarantine")
 
 
 def config_hash(config: dict[str, Any]) -> str:

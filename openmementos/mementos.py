@@ -58,7 +58,7 @@ def memento_trace(trace: Trace, teacher: Teacher, counter: TokenCounter, config:
             mementos.append(memento)
             rounds.append(verdicts)
     except TeacherAnswerError as error:
-        return Skip(trace.trace_id, "mementos", "invalid_teacher_answer", f"block {len(mementos)}: {error}")
+        return Skip(trace.trace_id, "mementos", error.reason, f"block {len(mementos)}: {error}", responses=error.responses)
     trace.mementos = mementos
     trace.judge_rounds = rounds
     trace.memento_tokens = counter.count_many(mementos)

@@ -9,17 +9,16 @@ an uninterrupted one.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from . import __version__
-from .journal import ChunkRecord, Journal, finished_manifest, manifest_path, open_journal
+from .execution import TraceExecutor
+from .journal import OUTPUT_FOLDERS, ChunkRecord, Journal, finished_manifest, manifest_path, open_journal
 from .mementos import MementoConfig, memento_trace
 from .records import Skip, Trace
 from .resources import prompt_versions
@@ -35,6 +34,8 @@ from .teacher.factory import make_teacher
 from .tokens import TokenCounter, make_counter
 
 SAMPLING_REASONS = {"not_sampled", "stratum_full"}   # counted, but not rejects worth a file
+# The teacher failed on these traces: kept apart with the raw responses, to retry later.
+QUARANTINE_REASONS = {"invalid_teacher_answer", "teacher_request_failed", "teacher_truncated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ class SegmentJob:
     shard_bytes: int = 256 * 2**20
     workers: int = 1
     overwrite: bool = False
-    batch_size: int = 64
+    traces_in_flight: int = 64          # for LLM teachers: traces waiting on requests at once
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class RunSummary:
     input_rows: int = 0
     kept: int = 0
     failed: int = 0
+    quarantined: int = 0
     skips: Counter = field(default_factory=Counter)
     shards: int = 0
     seconds: float = 0.0
@@ -87,6 +89,7 @@ class RunSummary:
             "input_rows": self.input_rows,
             "kept": self.kept,
             "failed": self.failed,
+            "quarantined": self.quarantined,
             "skipped": sum(self.skips.values()),
             "skips": dict(sorted(self.skips.items())),
             "shards": self.shards,
@@ -154,123 +157,118 @@ def job_config(job: SegmentJob, teacher: Teacher, counter: TokenCounter) -> dict
     }
 
 
-_WORKER: Annotator | None = None
-
-
-def _init_worker(annotator: Annotator) -> None:
-    global _WORKER
-    _WORKER = annotator
-
-
-def _annotate(trace: Trace) -> Trace | Skip:
-    assert _WORKER is not None
-    return _WORKER(trace)
-
-
 @dataclass(slots=True)
 class _Chunk:
     start: int
     rows: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
     skips: Counter = field(default_factory=Counter)
     consumed: int = 0
     size: int = 0
 
 
-def run_segment(job: SegmentJob, reporter: Reporter | None = None) -> RunSummary:
-    """Run (or resume, or recognise as finished) a segment job; return its summary."""
+def run_segment(job: SegmentJob, reporter: Reporter | None = None, teacher: Teacher | None = None) -> RunSummary:
+    """Run (or resume, or recognise as finished) a segment job; return its summary.
+
+    ``teacher`` overrides ``job.teacher`` (a built teacher object, e.g. an LLM engine with its
+    own endpoints and cache); its ``describe()`` goes into the config all the same.
+    """
     reporter = reporter or Reporter()
     started = time.perf_counter()
     counter = make_counter(job.tokenizer)
-    teacher = make_teacher(job.teacher)
+    teacher = teacher or make_teacher(job.teacher)
     config = job_config(job, teacher, counter)
     summary = RunSummary(job.out, teacher=teacher.name)
     if not job.overwrite:
         manifest = finished_manifest(job.out, config)
         if manifest is not None:
-            counts = manifest["counts"]
-            summary.input_rows, summary.kept, summary.failed = counts["input_rows"], counts["kept"], counts["failed"]
-            summary.skips = Counter(counts["skips"])
-            summary.shards = len(manifest["shards"]["data"])
-            summary.already_complete = True
+            _summary_from_manifest(summary, manifest)
             return summary
     journal = open_journal(job.out, config, job.overwrite)
     for chunk in journal.chunks:
         _tally(summary, chunk.kept, chunk.skips)
     summary.resumed_from = journal.next_input
+    ledger = getattr(teacher, "ledger", None)
+    if ledger is not None and journal.chunks:
+        ledger.restore(journal.chunks[-1].state.get("ledger") or {})
     stratifier = _stratifier(job.sampling, journal)
     annotator = Annotator(counter, teacher, job)
     provenance = _provenance(config)
-
-    pool = None
-    if job.workers > 1:
-        # fork: workers inherit the loaded tokenizer and teacher instead of re-importing them
-        pool = multiprocessing.get_context("fork").Pool(job.workers, _init_worker, (annotator,))
-        mapper: Callable = pool.map
-    else:
-        _init_worker(annotator)
-        mapper = lambda fn, items: list(map(fn, items))  # noqa: E731
     # Opening the input checks it at once (missing file, Hub unreachable) before any output.
     source = open_input(job.input, split=job.split, limit=job.limit)
     reporter.start(job.limit, journal.next_input, teacher.name)
     taken = Counter(stratifier.taken) if stratifier else Counter()
+    concurrent = bool(getattr(teacher, "concurrent", False))
     try:
-        chunk = _Chunk(journal.next_input)
-        rows = (raw for raw in source if raw.index >= journal.next_input)
-        finished_early = False
-        for batch in _batches(rows, job.batch_size):
-            for raw, result, stratum in _process(batch, job, counter, stratifier, mapper):
+        with TraceExecutor(annotator, job.workers, concurrent, job.traces_in_flight) as executor:
+            chunk = _Chunk(journal.next_input)
+            pending: deque[tuple[RawRow, Any, str | None]] = deque()
+
+            def state() -> dict[str, Any]:
+                return {"taken": dict(taken), "ledger": ledger.as_dict() if ledger is not None else None}
+
+            def consume_one() -> bool:
+                """Consume the oldest pending row; True when the sampling plan is complete."""
+                nonlocal chunk
+                raw, item, stratum = pending.popleft()
+                result = item.result() if isinstance(item, Future) else item
                 _consume(chunk, raw, result, provenance)
-                if stratum is not None:
+                if stratum is not None and isinstance(result, Trace):
                     taken[stratum] += 1
                 reporter.advance(*_deltas(result))
-                # Stop at the row that fills the plan: the same row whatever the batch size.
-                finished_early = stratifier is not None and stratifier.is_done(taken)
-                if _full(chunk, job) or finished_early:
-                    _commit(journal, chunk, summary, {"taken": dict(taken)})
+                # Stop at the row that fills the plan: the same row however work was scheduled.
+                finished = stratifier is not None and stratifier.is_done(taken)
+                if _full(chunk, job) or finished:
+                    _commit(journal, chunk, summary, state())
                     chunk = _Chunk(raw.index + 1)
-                if finished_early:
+                return finished
+
+            finished = False
+            for raw in source:
+                if raw.index < journal.next_input:
+                    continue
+                result, stratum = _prepare(raw, job, counter, stratifier)
+                pending.append((raw, executor.submit(result) if isinstance(result, Trace) else result, stratum))
+                while pending and (len(pending) > executor.in_flight or _ready(pending[0][1])):
+                    if finished := consume_one():
+                        break
+                if finished:
                     break
-            if finished_early:
-                break
-        if chunk.consumed:
-            _commit(journal, chunk, summary, {"taken": dict(taken)})
+            while pending and not finished:
+                finished = consume_one()
+            if chunk.consumed:
+                _commit(journal, chunk, summary, state())
     finally:
         reporter.stop()
-        if pool is not None:
-            pool.terminate()
     _write_manifest(journal, summary, teacher, counter)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _batches(rows: Iterator[RawRow], size: int) -> Iterator[list[RawRow]]:
-    while batch := list(islice(rows, size)):
-        yield batch
+def _ready(item: Any) -> bool:
+    return not isinstance(item, Future) or item.done()
 
 
-def _process(batch, job: SegmentJob, counter, stratifier, mapper):
-    """Yield (raw row, Trace or Skip, stratum taken or None) for a batch, in input order."""
-    early: dict[int, Trace | Skip] = {}
-    strata: dict[int, str] = {}
-    todo: list[tuple[int, Trace]] = []
-    for position, raw in enumerate(batch):
-        result = to_trace(raw, job.fields)
-        if isinstance(result, Trace):
-            result = select_trace(result, counter, job.select)
-        if isinstance(result, Trace) and stratifier is not None:
-            stratum = stratifier.stratum(result)
-            result = stratifier.offer(result)
-            if isinstance(result, Trace):
-                strata[position] = stratum
-        if isinstance(result, Trace):
-            todo.append((position, result))
-        else:
-            early[position] = result
-    annotated = dict(zip((p for p, _ in todo), mapper(_annotate, [t for _, t in todo])))
-    for position, raw in enumerate(batch):
-        result = early[position] if position in early else annotated[position]
-        yield raw, result, strata.get(position)
+def _prepare(raw: RawRow, job: SegmentJob, counter: TokenCounter, stratifier: Stratifier | None) -> tuple[Trace | Skip, str | None]:
+    """Input row -> selected trace (or skip), in the main process: cheap, and before any paid call."""
+    result = to_trace(raw, job.fields)
+    if isinstance(result, Trace):
+        result = select_trace(result, counter, job.select)
+    stratum = None
+    if isinstance(result, Trace) and stratifier is not None:
+        stratum = stratifier.stratum(result)
+        result = stratifier.offer(result)
+    return result, stratum
+
+
+def _summary_from_manifest(summary: RunSummary, manifest: dict[str, Any]) -> None:
+    counts = manifest["counts"]
+    summary.input_rows, summary.kept, summary.failed = counts["input_rows"], counts["kept"], counts["failed"]
+    summary.quarantined = counts.get("quarantined", 0)
+    summary.skips = Counter(counts["skips"])
+    summary.shards = len(manifest["shards"]["data"])
+    summary.already_complete = True
 
 
 def _consume(chunk: _Chunk, raw: RawRow, result: Trace | Skip, provenance: dict[str, str]) -> None:
@@ -281,24 +279,28 @@ def _consume(chunk: _Chunk, raw: RawRow, result: Trace | Skip, provenance: dict[
         chunk.size += row_bytes(row)
         return
     chunk.skips[f"{result.stage}/{result.reason}"] += 1
-    if result.reason not in SAMPLING_REASONS:
-        chunk.rejects.append(
-            {
-                "index": raw.index,
-                "origin": raw.origin,
-                "trace_id": result.trace_id,
-                "stage": result.stage,
-                "reason": result.reason,
-                "detail": result.detail,
-                "row": raw.row,
-            }
-        )
+    if result.reason in SAMPLING_REASONS:
+        return
+    record = {
+        "index": raw.index,
+        "origin": raw.origin,
+        "trace_id": result.trace_id,
+        "stage": result.stage,
+        "reason": result.reason,
+        "detail": result.detail,
+        "row": raw.row,
+    }
+    if result.reason in QUARANTINE_REASONS:
+        chunk.quarantine.append({**record, "responses": list(result.responses)})
+    else:
+        chunk.rejects.append(record)
 
 
 def _deltas(result: Trace | Skip) -> tuple[int, int, int]:
     if isinstance(result, Trace):
         return 1, 0, 0
-    return (0, 0, 1) if result.reason == "internal_error" else (0, 1, 0)
+    failed = result.reason == "internal_error" or result.reason in QUARANTINE_REASONS
+    return (0, 0, 1) if failed else (0, 1, 0)
 
 
 def _full(chunk: _Chunk, job: SegmentJob) -> bool:
@@ -320,10 +322,11 @@ def _commit(journal: Journal, chunk: _Chunk, summary: RunSummary, state: dict[st
             name = f"{folder}/{shard_name(index)}.parquet"
             write_parquet(journal.out / name, chunk.rows, schema)
             files[name] = {"sha256": sha256_file(journal.out / name), "rows": len(chunk.rows)}
-    if chunk.rejects:
-        name = f"rejects/{shard_name(index)}.jsonl"
-        write_jsonl(journal.out / name, chunk.rejects)
-        files[name] = {"sha256": sha256_file(journal.out / name), "rows": len(chunk.rejects)}
+    for folder, records in (("rejects", chunk.rejects), ("quarantine", chunk.quarantine)):
+        if records:
+            name = f"{folder}/{shard_name(index)}.jsonl"
+            write_jsonl(journal.out / name, records)
+            files[name] = {"sha256": sha256_file(journal.out / name), "rows": len(records)}
     record = ChunkRecord(
         index, chunk.start, chunk.start + chunk.consumed, len(chunk.rows), dict(chunk.skips), files, state
     )
@@ -334,8 +337,11 @@ def _commit(journal: Journal, chunk: _Chunk, summary: RunSummary, state: dict[st
 def _tally(summary: RunSummary, kept: int, skips: dict[str, int]) -> None:
     summary.kept += kept
     for key, count in skips.items():
-        if key.endswith("/internal_error"):
+        reason = key.rsplit("/", 1)[-1]
+        if reason == "internal_error":
             summary.failed += count
+        elif reason in QUARANTINE_REASONS:
+            summary.quarantined += count
         else:
             summary.skips[key] += count
     summary.input_rows += kept + sum(skips.values())
@@ -361,7 +367,7 @@ def _provenance(config: dict[str, Any]) -> dict[str, str]:
 def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter) -> None:
     from .journal import config_hash
 
-    shards: dict[str, list[dict[str, Any]]] = {"data": [], "full": [], "rejects": []}
+    shards: dict[str, list[dict[str, Any]]] = {folder: [] for folder in OUTPUT_FOLDERS}
     for chunk in journal.chunks:
         for name, meta in sorted(chunk.files.items()):
             shards[name.split("/", 1)[0]].append({"path": name, **meta})
@@ -380,9 +386,11 @@ def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, cou
                 "input_rows": summary.input_rows,
                 "kept": summary.kept,
                 "failed": summary.failed,
+                "quarantined": summary.quarantined,
                 "skipped": sum(summary.skips.values()),
                 "skips": dict(sorted(summary.skips.items())),
             },
+            "cost": teacher.ledger.as_dict() if getattr(teacher, "ledger", None) is not None else None,
             "shards": shards,
         },
     )

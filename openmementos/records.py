@@ -77,3 +77,4 @@ class Skip:
     reason: str
     detail: str = ""
     row: dict[str, Any] | None = None
+    responses: tuple[str, ...] = ()     # raw teacher responses, when a teacher answer failed

@@ -37,13 +37,18 @@ def _request(trace: Trace, bounds: range, context: int) -> BoundaryRequest:
         sentences=tuple(trace.sentences[first:last]),
         boundaries=tuple(b - first for b in bounds),
         first_index=first,
+        paragraph_breaks=tuple(sep.count("\n") >= 2 for sep in trace.separators[first:last]),
     )
 
 
 def _one_pass(trace: Trace, teacher: Teacher, size: int, context: int) -> list[int]:
+    spans = windows(len(trace.sentences) - 1, size)
+    requests = [_request(trace, bounds, context) for bounds in spans]
+    # Windows are independent: a teacher that can (an LLM server) answers them concurrently.
+    score_many = getattr(teacher, "score_many", None)
+    answers = score_many(requests) if score_many else [teacher.score_boundaries(r) for r in requests]
     scores: list[int] = []
-    for bounds in windows(len(trace.sentences) - 1, size):
-        raw = teacher.score_boundaries(_request(trace, bounds, context))
+    for bounds, raw in zip(spans, answers):
         scores += parse_boundary_scores(raw, expected=len(bounds))
     return scores
 
@@ -61,5 +66,5 @@ def score_trace(trace: Trace, teacher: Teacher, config: ScoreConfig = ScoreConfi
         else:
             trace.boundary_scores = [float(s) for s in first]
     except TeacherAnswerError as error:
-        return Skip(trace.trace_id, "scoring", "invalid_teacher_answer", str(error))
+        return Skip(trace.trace_id, "scoring", error.reason, str(error), responses=error.responses)
     return trace

@@ -5,24 +5,24 @@ summing to S score ``S / K - lam * CV``, where CV = population std / mean of the
 K = 1). Every block holds at least ``min_block_tokens``; optional caps bound block sizes and K.
 
 The objective is not additive, so a DP that keeps one best partial per (position, blocks) is
-only a heuristic. :func:`optimise` returns the exact optimum:
+only a heuristic (``benchmarks/baseline_segment.py`` is one). :func:`optimise` is exact:
 
-* With Q = sum of squared sizes and N = total tokens, CV = sqrt(K * Q / N^2 - 1). For fixed K
-  and fixed S the best segmentation is the one with the least Q.
-* Scores lie on a grid (0-3, or halves when two passes are averaged): each cut has an integer
-  *deficit* d = (top score - score) / step, and S = (K - 1) * top - step * D. A DP over
-  (blocks so far, end position, deficit so far D) keeping the least Q per state, and the
-  Pareto front over D per position, is exact: a state with no more D and no more Q than
-  another completes at least as well.
-* Branch and bound keeps that DP small. Given a solution worth f*, a state can only matter if
-  an optimistic completion (the least future deficit, a perfectly even future) beats f*. The
-  same bound, solved for the next block's size, gives each state the window of positions its
-  next cut may take, per deficit value. States carry a small range of target K, so the
-  bound knows how many blocks are left.
-* The incumbent comes from cheap exact sub-problems (cuts only at top-scored boundaries, then
-  at most one point of deficit), which are usually optimal already.
+* With Q = sum of squared sizes and N = total tokens, CV = sqrt(K * Q / N^2 - 1), so for fixed
+  K and fixed S the best segmentation is the one with the least Q.
+* Scores lie on a grid (0-3, or halves when two passes are averaged): a cut's *deficit* is the
+  integer (top score - score) / step, and S = (K - 1) * top - step * D for total deficit D.
+  A DP over (target K, blocks so far, end position, D) that keeps the least Q per state is
+  therefore exact: any completion of a state with more Q completes no better.
+* Branch and bound keeps it small. Given a solution worth f*, a state lives only if its best
+  conceivable completion (the least deficit the rest can have, a perfectly even rest) still
+  reaches f*. Solved for the next block's size, the same bound gives each state, per deficit
+  value of the next cut, the window its next cut may fall in.
+* f* starts from an exact sub-problem (cuts only at top-scored boundaries), usually optimal or
+  close. When the search still grows big, a pass allowing at most one point of deficit in
+  all lifts f* before the full search.
 
-Scores off any small grid (rare) go through an exact Pareto-front DP over (S, Q) instead.
+Scores that fit no small grid (not the teacher's) go through an exact Pareto-front DP over
+(S, Q) instead, which is slower.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from .records import Skip, Trace
 _EPS = 1e-9          # slack on pruning tests; solutions closer than this to f* are ties
 _TOP_NODES = 64      # cap on top-scored boundaries used by the incumbent heuristic
 _UNREACHABLE = 1 << 40  # a deficit standing for "no segmentation fits"
+_QUICK_PAIRS = 40_000  # candidate states a first search may take before it is deemed big
+_TOO_BIG = "too big"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,23 +195,34 @@ class _BranchAndBound:
         # the next block from j ends at i in [first_end[j], last_end[j]] (lo..hi tokens, >= 1 sentence)
         self.first_end = np.maximum(np.searchsorted(self.P, self.P + self.lo), np.arange(1, n + 2))
         self.last_end = np.searchsorted(self.P, self.P + self.hi, side="right") - 1
+        self.last_cut = np.minimum(self.last_end, n - 1)  # ... and a cut must leave a block after it
         # positions by token offset: one gather per query instead of a binary search
-        self.at_or_after = np.concatenate(([0], np.repeat(np.arange(1, n + 1), tokens), [n + 1]))
+        self.at_or_after = np.concatenate(([0], np.repeat(np.arange(1, n + 1, dtype=np.int32), tokens), [n + 1]))
         self.at_or_before = self.at_or_after[1:] - 1
 
     def solve(self) -> list[int] | None:
-        best = self._incumbent()
+        one_block = (0.0, []) if self.kmin <= 1 and self.lo <= self.N <= self.hi else None
+        best = max((c for c in (one_block, self._incumbent()) if c is not None), key=lambda c: c[0], default=None)
         self._tables(best[0] if best else -math.inf)
         if best is None:
             best = self._any_feasible()
             if best is None:
                 return None
-        # a pass capped at one score point of deficit first: cheap, and it nearly always lifts
-        # f* to the optimum, which keeps the uncapped pass small
-        for cap in (round(1 / self.step), None):
-            found = self._search(best[0], cap)
-            if found is not None and found[0] > best[0]:
-                best = found
+        found = self._search(best[0], None, budget=_QUICK_PAIRS)
+        if found is _TOO_BIG:
+            # a big search: first try to lift f* with a pass that allows little deficit in all
+            # (cheap, and good segmentations need little), doubling the allowance until
+            # such a pass reaches f* at all
+            cap = round(1 / self.step)
+            while cap < self._affordable(best[0]):
+                capped = self._search(best[0], cap)
+                if capped is not None:
+                    best = max(best, capped, key=lambda c: c[0])
+                    break
+                cap *= 2
+            found = self._search(best[0], None)
+        if found is not None and found[0] > best[0]:
+            best = found
         return best[1]
 
     def _value(self, k, deficit, squares):
@@ -221,7 +234,7 @@ class _BranchAndBound:
 
     def _incumbent(self) -> tuple[float, list[int]] | None:
         """The best segmentation cutting only at top-scored boundaries (exact for that sub-problem)."""
-        best = (0.0, []) if self.kmin <= 1 and self.lo <= self.N <= self.hi else None
+        best = None
         n, P = self.n, self.P
         tops = np.flatnonzero(self.delta[1:n] == 0) + 1
         if len(tops) > _TOP_NODES:  # evenly thinned: still a valid heuristic, and a small DP
@@ -303,12 +316,18 @@ class _BranchAndBound:
         ks = ks[self.to_end[ks, 0] < _UNREACHABLE]
         return ks[((ks - 1) * self.top - self.step * self.to_end[ks, 0]) / ks >= floor - _EPS]
 
+    def _affordable(self, f: float) -> int:
+        """The largest total deficit with which some K could still reach f (at most all cuts'
+        worst deficit: that keeps the limit table small even for a weak f)."""
+        # (K - 1) * top - K * f is linear in K, so the largest K or the smallest has the most
+        room = max(k * (self.top - f) - self.top for k in (2, max(self.kmax, 2)))
+        return min(int(np.floor(room / self.step + _EPS)), int(self.delta.max()) * max(self.kmax - 1, 0))
+
     def _limits(self, f: float) -> np.ndarray:
         """limit[K, d]: the largest sum of squared sizes with which K blocks of total deficit d
         can still reach f (-inf: none can; the last column stands for every larger d)."""
         ks = np.arange(self.kmax + 1, dtype=np.float64)[:, None]
-        most = max(int(np.floor((self.kmax * (self.top - f) - self.top) / self.step + _EPS)), -1)
-        d = np.arange(most + 2, dtype=np.float64)[None, :]
+        d = np.arange(max(self._affordable(f), -1) + 2, dtype=np.float64)[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             gain = ((ks - 1) * self.top - self.step * d) / ks - f + _EPS
             cv = np.maximum(gain, 0.0) / self.lam if self.lam else np.inf
@@ -319,8 +338,9 @@ class _BranchAndBound:
 
     # -- the search ------------------------------------------------------------------------
 
-    def _search(self, floor: float, cap: int | None) -> tuple[float, list[int]] | None:
+    def _search(self, floor: float, cap: int | None, budget: float = math.inf):
         """The best segmentation reaching ``floor`` (within _EPS), or None; total deficit <= cap.
+        _TOO_BIG if more than ``budget`` candidate states come up.
 
         Layer k holds states (target K, end of block k, deficit D, sum of squares Q), one per
         (K, end, D): the least Q. A state lives on only if the bound with the least future
@@ -358,32 +378,38 @@ class _BranchAndBound:
             s = np.repeat(np.arange(len(pos)), per_state)
             g = np.arange(combos) - np.repeat(np.cumsum(per_state) - per_state, per_state)
             d = np.minimum(dfc[s] + self.values[g], limit.shape[1] - 1)
-            lo_x, hi_x = self._window(limit[target[s], d] - sq[s], target[s] - k - 1.0, rest[s])
-            from_ = P[pos[s]]
+            ts, ps = target[s], pos[s]
+            lo_x, hi_x = self._window(limit[ts, d] - sq[s], ts - (k + 1.0), rest[s])
+            from_ = P[ps]
             start = self.at_or_after[np.clip(from_ + lo_x, 0, N + 1).astype(np.int64)]
-            start = np.maximum(start, self.first_end[pos[s]])
+            start = np.maximum(start, self.first_end[ps])
             stop = self.at_or_before[np.clip(from_ + hi_x, 0, N).astype(np.int64)]
-            stop = np.where(hi_x >= 0, np.minimum(stop, np.minimum(self.last_end[pos[s]], n - 1)), -1)
-            first = self.group_start[g] + self.rank[g, np.minimum(start, n + 1)]
+            stop = np.minimum(stop, self.last_cut[ps])
+            first = self.group_start[g] + self.rank[g, start]
             count = np.maximum(self.group_start[g] + self.rank[g, stop + 1] - first, 0)
             total = int(count.sum())
             if total == 0:
                 break
+            budget -= total
+            if budget < 0:
+                return _TOO_BIG
             ends = self.by_value[np.repeat(first - (np.cumsum(count) - count), count) + np.arange(total)]
             parent = np.repeat(s, count)
             # the exact test per new state: the window ignored the deficit after the next cut
-            after = target[parent] - k - 1
+            tp = target[parent]
+            after = tp - (k + 1)
             new_d = dfc[parent] + self.delta[ends]
-            least = new_d + self.to_end[after, ends]
-            size = (P[ends] - P[pos[parent]]).astype(np.float64)
-            new_sq = sq[parent] + size * size
-            left = (N - P[ends]).astype(np.float64)
-            ok = new_sq + left * left / after <= limit[target[parent], np.minimum(least, limit.shape[1] - 1)]
+            least = np.minimum(new_d + self.to_end[after, ends], limit.shape[1] - 1)
             if cap is not None:
-                ok &= least <= cap
-            ends, parent, new_d, new_sq = ends[ok], parent[ok], new_d[ok], new_sq[ok]
-            if not len(ends):
+                least[least > cap] = limit.shape[1] - 1
+            reach = P[ends]
+            size = (reach - P[pos[parent]]).astype(np.float64)
+            left = (N - reach).astype(np.float64)
+            new_sq = sq[parent] + size * size
+            ok = np.flatnonzero(new_sq + left * left / after <= limit[tp, least])
+            if not len(ok):
                 break
+            ends, parent, new_d, new_sq = ends[ok], parent[ok], new_d[ok], new_sq[ok]
             keep = self._dedupe(target[parent], ends, new_d, new_sq)
             parent = parent[keep]
             target, pos, dfc, sq = target[parent], ends[keep], new_d[keep], new_sq[keep]
@@ -392,19 +418,16 @@ class _BranchAndBound:
 
     @staticmethod
     def _window(room, after, rest):
-        """Token range [lo, hi] of sizes x with  x^2 + (rest - x)^2 / after <= room.
+        """Token range [lo, hi] of sizes x with  x^2 + (rest - x)^2 / after <= room (empty: lo > hi).
 
         That is the bound for the next block (then ``after`` even blocks over what is left);
         as a quadratic:  (after + 1) x^2 - 2 rest x + rest^2 - after * room <= 0.
         """
-        with np.errstate(invalid="ignore"):
-            disc = after * ((after + 1) * room - rest * rest)
-            root = np.sqrt(np.maximum(disc, 0.0))
-            slack = 1e-7 * (rest + 1.0)  # float slack: a window a hair too wide only costs time
-            ok = disc >= 0
-            lo = np.where(ok, np.ceil((rest - root) / (after + 1) - slack), np.inf)
-            hi = np.where(ok, np.floor((rest + root) / (after + 1) + slack), -np.inf)
-        return lo, hi
+        disc = after * ((after + 1) * room - rest * rest)
+        root = np.sqrt(np.maximum(disc, 0.0))
+        root[disc < 0] = -np.inf  # no real root: an empty window
+        slack = 1e-7 * (rest + 1.0)  # float slack: a window a hair too wide only costs time
+        return np.ceil((rest - root) / (after + 1) - slack), np.floor((rest + root) / (after + 1) + slack)
 
     def _dedupe(self, target, ends, deficit, squares) -> np.ndarray:
         """Indices of the new states to keep: per (K, end, deficit) the least Q, the first

@@ -404,3 +404,15 @@ def test_prompts_fill_with_str_format_and_show_a_valid_answer(name):
     else:
         parse_memento(answer)
     assert len(prompt.version) == 12
+
+
+def test_a_paragraph_break_lifts_a_plain_boundary_but_never_a_never_cut_one():
+    from openmementos.teacher.base import BoundaryRequest
+    from openmementos.teacher.heuristic import HeuristicTeacher
+
+    teacher = HeuristicTeacher()
+    sentences = ("The area is 12.", "The perimeter is 14.", "We need the following:", "x = 3.")
+    plain = teacher.score_boundaries(BoundaryRequest("p", sentences, (0, 2)))["scores"]
+    broken = teacher.score_boundaries(BoundaryRequest("p", sentences, (0, 2), paragraph_breaks=(True, False, True, False)))["scores"]
+    assert broken[0] == plain[0] + 1 and plain[0] >= 1
+    assert plain[1] == broken[1] == 0

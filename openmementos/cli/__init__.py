@@ -24,6 +24,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from . import segment  # noqa: F401  (commands register themselves on ``app``)
+    from . import validate  # noqa: F401
 
 
 @app.callback()

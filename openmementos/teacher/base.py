@@ -16,7 +16,8 @@ class BoundaryRequest:
     """Score the cuts after ``sentences[i]`` for every ``i`` in ``boundaries``.
 
     ``sentences`` is a window of the trace (context before and after included);
-    ``first_index`` is the trace index of ``sentences[0]`` so answers can be logged.
+    ``first_index`` is the trace index of ``sentences[0]`` so answers can be logged;
+    ``paragraph_breaks[i]`` tells whether a blank line follows ``sentences[i]`` (empty: unknown).
     The answer is ``{"scores": [int 0-3, ...]}``, one per boundary, in order.
     """
 
@@ -24,6 +25,7 @@ class BoundaryRequest:
     sentences: tuple[str, ...]
     boundaries: tuple[int, ...]
     first_index: int = 0
+    paragraph_breaks: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from typing import Any
 from ..format import RESERVED
 from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
 
-RULES_VERSION = "heuristic-rules-1"
+RULES_VERSION = "heuristic-rules-2"  # 2: paragraph breaks lift boundary scores
 
 # -- boundary rules: the start of the next sentence, the end of the previous one --------------
 
@@ -466,10 +466,16 @@ class HeuristicTeacher:
             dollars += sentence.count("$$")
             brackets = max(0, brackets + sentence.count("\\[") - sentence.count("\\]"))
             inside.append(fences % 2 == 1 or dollars % 2 == 1 or brackets > 0)
+        breaks = request.paragraph_breaks
         scores = []
         for i in request.boundaries:
             following = sentences[i + 1] if i + 1 < len(sentences) else ""
-            scores.append(self._boundary(sentences[i].strip(), following.strip(), inside[i]))
+            score = self._boundary(sentences[i].strip(), following.strip(), inside[i])
+            # A blank line is the writer's own break: it lifts a plain or topic boundary one
+            # step, but never overrides a never-cut rule (score 0).
+            if 0 < score < 3 and i < len(breaks) and breaks[i]:
+                score += 1
+            scores.append(score)
         return {"scores": scores}
 
     @staticmethod

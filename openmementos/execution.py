@@ -1,0 +1,73 @@
+"""Run the per-trace stages on many traces at once, handing results back in input order.
+
+Three ways, one interface (``submit(trace) -> Future``):
+- inline: one process, no pool (tests, debugging, a single core);
+- processes: CPU-bound teachers (the offline heuristic) on every core; workers are forked so
+  they inherit the loaded tokenizer and teacher;
+- threads: I/O-bound teachers (an LLM server): many traces wait on requests at once, while
+  the teacher's own engine bounds the requests in flight.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Callable
+
+from .records import Skip, Trace
+
+Annotate = Callable[[Trace], "Trace | Skip"]
+
+_WORKER: Annotate | None = None
+
+
+def _init_worker(annotate: Annotate) -> None:
+    global _WORKER
+    _WORKER = annotate
+
+
+def _annotate_in_worker(trace: Trace) -> Trace | Skip:
+    assert _WORKER is not None, "worker not initialised"
+    return _WORKER(trace)
+
+
+class _Inline(Executor):
+    def __init__(self, annotate: Annotate) -> None:
+        self._annotate = annotate
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[override]
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+class TraceExecutor:
+    """``submit`` a trace, get a Future of its annotated Trace or Skip; ``in_flight`` is the window."""
+
+    def __init__(self, annotate: Annotate, workers: int, concurrent_teacher: bool, traces_in_flight: int) -> None:
+        if concurrent_teacher:
+            self._pool: Executor = ThreadPoolExecutor(max_workers=traces_in_flight, thread_name_prefix="trace")
+            self._fn: Annotate = annotate
+            self.in_flight = traces_in_flight
+        elif workers > 1:
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                initializer=_init_worker, initargs=(annotate,),
+            )
+            self._fn = _annotate_in_worker
+            # enough queued work that no worker idles while the main process writes a shard
+            self.in_flight = workers * 16
+        else:
+            self._pool = _Inline(annotate)
+            self._fn = annotate
+            self.in_flight = 1
+
+    def submit(self, trace: Trace) -> Future:
+        return self._pool.submit(self._fn, trace)
+
+    def __enter__(self) -> "TraceExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # on an error or interrupt, do not wait for queued traces: their work is redone on resume
+        self._pool.shutdown(wait=exc[0] is None, cancel_futures=exc[0] is not None)

