@@ -30,7 +30,7 @@ from .sentences import SplitConfig, split_trace
 from .shards import DEFAULT_SCHEMA, FULL_SCHEMA, row_bytes, shard_name, trace_row, write_json, write_jsonl, write_parquet
 from .sources import FieldMap, RawRow, input_fingerprint, open_input
 from .teacher.base import Teacher
-from .teacher.factory import make_teacher
+from .teacher.factory import TeacherOptions, make_teacher
 from .tokens import TokenCounter, make_counter
 
 SAMPLING_REASONS = {"not_sampled", "stratum_full"}   # counted, but not rejects worth a file
@@ -55,6 +55,7 @@ class SegmentJob:
     limit: int | None = None
     fields: FieldMap = FieldMap()
     teacher: str = "heuristic"
+    teacher_options: TeacherOptions | None = None
     tokenizer: str | None = None
     select: SelectConfig = SelectConfig()
     sentences: SplitConfig = SplitConfig()
@@ -177,7 +178,16 @@ def run_segment(job: SegmentJob, reporter: Reporter | None = None, teacher: Teac
     reporter = reporter or Reporter()
     started = time.perf_counter()
     counter = make_counter(job.tokenizer)
-    teacher = teacher or make_teacher(job.teacher)
+    owned = teacher is None
+    teacher = teacher or make_teacher(job.teacher, job.teacher_options)
+    try:
+        return _run(job, reporter, teacher, counter, started)
+    finally:
+        if owned and hasattr(teacher, "close"):
+            teacher.close()
+
+
+def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCounter, started: float) -> RunSummary:
     config = job_config(job, teacher, counter)
     summary = RunSummary(job.out, teacher=teacher.name)
     if not job.overwrite:

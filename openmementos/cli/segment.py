@@ -18,7 +18,7 @@ from ..segmentation import SegmentConfig
 from ..select import SelectConfig, parse_mix
 from ..sentences import SplitConfig
 from ..sources import FieldMap
-from ..teacher.factory import DEFAULT_TEACHER
+from ..teacher.factory import DEFAULT_TEACHER, TeacherOptions
 from . import app
 from .display import ProgressReporter, summary_table
 
@@ -45,6 +45,27 @@ def _mix(text: str | None, option: str) -> dict[str, float] | None:
         raise ConfigError(f"{option}: {error}", f"write it like {option} math=0.54,code=0.19,science=0.27") from None
 
 
+def _role_urls(items: list[str]) -> dict[str, tuple[str, ...]]:
+    urls: dict[str, list[str]] = {}
+    for item in items:
+        role, sep, url = item.partition("=")
+        if not sep or not url:
+            raise ConfigError(f"--role-base-url {item!r} is not ROLE=URL", "e.g. --role-base-url judge=http://127.0.0.1:8001/v1")
+        urls.setdefault(role.strip(), []).append(url.strip())
+    return {role: tuple(u) for role, u in urls.items()}
+
+
+def _role_params(items: list[str]) -> dict[str, dict[str, str]]:
+    params: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        role, dot, name = key.partition(".")
+        if not sep or not dot or name not in ("temperature", "max_tokens", "reasoning_effort"):
+            raise ConfigError(f"--role-param {item!r} is not ROLE.KEY=VALUE", "KEY is temperature, max_tokens or reasoning_effort, e.g. judge.temperature=0")
+        params.setdefault(role.strip(), {})[name] = value.strip()
+    return params
+
+
 @app.command()
 def segment(
     input: Annotated[str, typer.Option("--input", "-i", help="What to read: 'sample' (bundled traces), 'ot3' (open-thoughts/OpenThoughts3-1.2M, streamed from the Hub), 'hf:OWNER/NAME' (any Hub dataset), or a local .jsonl/.json/.parquet file or folder.", rich_help_panel=_INPUT)] = "sample",
@@ -60,6 +81,26 @@ def segment(
     id_field: Annotated[Optional[str], typer.Option(help="Column holding a stable row id.", rich_help_panel=_INPUT)] = None,
     domain: Annotated[Optional[str], typer.Option(help="Domain to record for rows that have none.", rich_help_panel=_INPUT)] = None,
     teacher: Annotated[str, typer.Option(help="Who scores boundaries and writes mementos: 'heuristic' (offline, deterministic, no key) or 'openai:MODEL'.", rich_help_panel=_TEACHER)] = DEFAULT_TEACHER,
+    scorer_model: Annotated[Optional[str], typer.Option(help="Model for boundary scoring (default: the --teacher model).", rich_help_panel=_TEACHER)] = None,
+    compressor_model: Annotated[Optional[str], typer.Option(help="Model that writes mementos (default: the --teacher model).", rich_help_panel=_TEACHER)] = None,
+    judge_model: Annotated[Optional[str], typer.Option(help="Model that judges mementos (default: the --teacher model).", rich_help_panel=_TEACHER)] = None,
+    refiner_model: Annotated[Optional[str], typer.Option(help="Model that refines mementos (default: the compressor's).", rich_help_panel=_TEACHER)] = None,
+    base_url: Annotated[Optional[list[str]], typer.Option(help="OpenAI-compatible base URL (repeat to spread requests over several servers; default: $OPENAI_BASE_URL, else OpenAI).", rich_help_panel=_TEACHER)] = None,
+    role_base_url: Annotated[Optional[list[str]], typer.Option(help="ROLE=URL: a base URL for one role only (scorer, compressor, judge, refiner); repeatable.", rich_help_panel=_TEACHER)] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="API key (prefer $OPENAI_API_KEY: options show in process lists). Never written anywhere.", rich_help_panel=_TEACHER)] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature for every role.", min=0.0, rich_help_panel=_TEACHER)] = 0.0,
+    max_output_tokens: Annotated[int, typer.Option(help="Output token budget per request (doubled, up to 16K, when an answer is cut).", min=16, rich_help_panel=_TEACHER)] = 2048,
+    reasoning_effort: Annotated[Optional[str], typer.Option(help="reasoning_effort for reasoning models (low, medium, high).", rich_help_panel=_TEACHER)] = None,
+    role_param: Annotated[Optional[list[str]], typer.Option(help="ROLE.KEY=VALUE: per-role temperature, max_tokens or reasoning_effort; repeatable.", rich_help_panel=_TEACHER)] = None,
+    concurrency: Annotated[int, typer.Option(help="Most requests in flight at once.", min=1, rich_help_panel=_TEACHER)] = 32,
+    traces_in_flight: Annotated[int, typer.Option(help="Traces annotated at once with an LLM teacher (each waits on its own requests).", min=1, rich_help_panel=_TEACHER)] = 64,
+    rpm: Annotated[Optional[float], typer.Option(help="Client-side limit on requests per minute.", min=1, rich_help_panel=_TEACHER)] = None,
+    tpm: Annotated[Optional[float], typer.Option(help="Client-side limit on tokens per minute.", min=1, rich_help_panel=_TEACHER)] = None,
+    request_timeout: Annotated[float, typer.Option(help="Seconds before a request is abandoned and retried.", min=1, rich_help_panel=_TEACHER)] = 120.0,
+    answer_retries: Annotated[int, typer.Option(help="Times an invalid answer is sent back with the validation error before the trace is quarantined.", min=0, rich_help_panel=_TEACHER)] = 2,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk answer cache.", rich_help_panel=_TEACHER)] = False,
+    cache_path: Annotated[Optional[Path], typer.Option(help="Answer cache file (default: ~/.cache/openmementos/teacher-cache.sqlite).", rich_help_panel=_TEACHER)] = None,
+    prices: Annotated[Optional[Path], typer.Option(help='Price table JSON: {"model": {"input": USD/M, "cached_input": USD/M, "output": USD/M}}.', rich_help_panel=_TEACHER)] = None,
     tokenizer: Annotated[Optional[str], typer.Option(help="Count tokens with 'cl100k_base' (default), 'o200k_base', or a Hugging Face tokenizer.json (file or model folder) to size blocks in the student's tokens.", rich_help_panel=_TEACHER)] = None,
     min_tokens: Annotated[int, typer.Option(help="Drop traces whose thinking has fewer tokens.", min=1, rich_help_panel=_SELECT)] = _SELECT_DEFAULTS.min_tokens,
     max_tokens: Annotated[int, typer.Option(help="Drop traces whose thinking has more tokens.", min=1, rich_help_panel=_SELECT)] = _SELECT_DEFAULTS.max_tokens,
@@ -91,6 +132,26 @@ def segment(
         raise ConfigError("--domain-mix and --sample go together", "give both, e.g. --domain-mix math=0.5,code=0.5 --sample 1000")
     if min_tokens > max_tokens:
         raise ConfigError(f"--min-tokens {min_tokens} is above --max-tokens {max_tokens}")
+    teacher_options = TeacherOptions(
+        spec=teacher,
+        role_models={k: v for k, v in (("scorer", scorer_model), ("compressor", compressor_model), ("judge", judge_model),
+                                      ("refiner", refiner_model or compressor_model)) if v},
+        base_urls=tuple(base_url or ()),
+        role_base_urls=_role_urls(role_base_url or []),
+        api_key=api_key,
+        temperature=temperature,
+        max_output_tokens=max_output_tokens,
+        reasoning_effort=reasoning_effort,
+        role_params=_role_params(role_param or []),
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        tokens_per_minute=tpm,
+        request_timeout=request_timeout,
+        answer_retries=answer_retries,
+        cache=not no_cache,
+        cache_path=cache_path,
+        prices=prices,
+    )
     sampling = None
     if domain_mix is not None:
         sampling = SamplingPlan(_mix(domain_mix, "--domain-mix"), sample, _mix(difficulty_mix, "--difficulty-mix"), seed, sample_fraction)
@@ -103,6 +164,7 @@ def segment(
         limit=limit,
         fields=FieldMap(problem_field, trace_field, answer_field, domain_field, source_field, difficulty_field, id_field, domain),
         teacher=teacher,
+        teacher_options=teacher_options,
         tokenizer=tokenizer,
         select=SelectConfig(min_tokens, max_tokens, not allow_cjk),
         sentences=SplitConfig(),
@@ -114,6 +176,7 @@ def segment(
         shard_bytes=shard_mb * 2**20,
         workers=workers or os.cpu_count() or 1,
         overwrite=overwrite,
+        traces_in_flight=traces_in_flight,
     )
     console = Console(stderr=True, quiet=quiet)
     summary = run_segment(job, ProgressReporter(console))

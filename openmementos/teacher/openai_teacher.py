@@ -54,14 +54,14 @@ class OpenAITeacher:
     name = "openai"
     concurrent = True
 
-    def __init__(self, roles: dict[str, RoleConfig], engine: Engine, ledger: Ledger | None = None,
+    def __init__(self, roles: dict[str, RoleConfig], engines: dict[str, Engine], ledger: Ledger | None = None,
                  cache: AnswerCache | None = None, answer_retries: int = 2, endpoint_class: str = "openai-compatible",
                  max_tokens_cap: int = 16_384) -> None:
-        missing = [r for r in ROLES if r not in roles]
+        missing = [r for r in ROLES if r not in roles or r not in engines]
         if missing:
             raise ValueError(f"no model for roles {missing}")
         self.roles = roles
-        self.engine = engine
+        self.engines = engines
         self.ledger = ledger or Ledger()
         self.cache = cache
         self.answer_retries = answer_retries
@@ -99,7 +99,8 @@ class OpenAITeacher:
         return self._loop.run(self._ask(refine_call(request), parse_memento, lambda m: {"memento": m}))
 
     def close(self) -> None:
-        self._loop.run(self.engine.aclose())
+        for engine in {id(e): e for e in self.engines.values()}.values():
+            self._loop.run(engine.aclose())
         self._loop.close()
         if self.cache is not None:
             self.cache.close()
@@ -153,14 +154,15 @@ class OpenAITeacher:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.ledger.hit(call.role)
             return hit
+        engine = self.engines[call.role]
         try:
-            completion = await self.engine.complete(
+            completion = await engine.complete(
                 config.model, messages, params, call.schema_name, call.schema,
                 estimated_tokens=sum(len(m["content"]) for m in messages) // 4,
             )
         except openai.OpenAIError as error:
             self.ledger.failure(call.role)
-            raise TeacherAnswerError(f"{call.role}: request failed after retries: {type(error).__name__}: {_scrub(str(error), self.engine.api_key)}", [], "teacher_request_failed") from None
+            raise TeacherAnswerError(f"{call.role}: request failed after retries: {type(error).__name__}: {_scrub(str(error), engine.api_key)}", [], "teacher_request_failed") from None
         self.ledger.record(call.role, config.model, completion.usage)
         value = {"content": completion.content, "finish_reason": completion.finish_reason, "usage": completion.usage, "model": completion.model}
         if self.cache is not None:
