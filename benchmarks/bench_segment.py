@@ -17,6 +17,7 @@ heuristic teacher when it is importable (scored outside the timed part), else fr
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import platform
@@ -32,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from baseline_segment import segment as baseline  # noqa: E402
+from baseline_segment import segment as baseline
 
-from openmementos.segmentation import SegmentConfig, optimise  # noqa: E402
+from openmementos.segmentation import optimise
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SIZES = (200, 400, 800)
@@ -66,8 +67,8 @@ def bench_synthetic(traces: int, repeats: int, baseline_budget_s: float) -> list
         for seed in range(traces):
             tokens, scores = synthetic(n, 1000 * n + seed)
             optimise(tokens, scores)  # warm caches outside the timing
-            t_exact, _, found = cpu_median(lambda: optimise(tokens, scores), repeats)
-            t_base, runs, (_, value) = cpu_median(lambda: baseline(tokens, scores), repeats, baseline_budget_s)
+            t_exact, _, found = cpu_median(functools.partial(optimise, tokens, scores), repeats)
+            t_base, runs, (_, value) = cpu_median(functools.partial(baseline, tokens, scores), repeats, baseline_budget_s)
             if value < found.objective - 1e-9:
                 raise SystemExit(f"bug: baseline beat the exact optimiser at n={n} seed={seed}")
             same += abs(value - found.objective) <= 1e-9
@@ -154,7 +155,7 @@ def bench_real(repeats: int) -> tuple[str, list[dict]]:
             split_s.append(middle - start)
             segment_s.append(end - middle)
             total_s.append(end - start)
-        t_base, _, result = cpu_median(lambda: baseline(pieces.tokens, scores), 1)
+        t_base, _, result = cpu_median(functools.partial(baseline, pieces.tokens, scores), 1)
         rows.append(
             {
                 "trace": name,
@@ -176,7 +177,10 @@ def markdown(synthetic_rows: list[dict], scores_from: str, real_rows: list[dict]
     lines = [
         "### Synthetic traces: exact optimiser vs per-state DP baseline (CPU time per trace)",
         "",
-        "| sentences | tokens (mean) | traces | exact, median ms | exact, worst ms | baseline, median ms | baseline / exact | baseline found the optimum |",
+        (
+            "| sentences | tokens (mean) | traces | exact, median ms | exact, worst ms | baseline, median ms "
+            "| baseline / exact | baseline found the optimum |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in synthetic_rows:
@@ -187,8 +191,10 @@ def markdown(synthetic_rows: list[dict], scores_from: str, real_rows: list[dict]
         )
     lines += [
         "",
-        f"Ratio: median over traces of (baseline / exact). The baseline is repeated until {baseline_budget_s:g} s "
-        f"of CPU per trace (at least once), so long traces get a single baseline run.",
+        (
+            f"Ratio: median over traces of (baseline / exact). The baseline is repeated until "
+            f"{baseline_budget_s:g} s of CPU per trace (at least once), so long traces get a single baseline run."
+        ),
     ]
     at_400 = next(row for row in synthetic_rows if row["sentences"] == 400)
     verdict = "met" if at_400["ratio"] >= GOAL_RATIO_AT_400 else "NOT met"
@@ -198,7 +204,10 @@ def markdown(synthetic_rows: list[dict], scores_from: str, real_rows: list[dict]
         lines.append("Real traces not available: skipped.")
         return "\n".join(lines)
     lines += [
-        "| trace | sentences | tokens | blocks | split ms | segment ms | split+segment ms | baseline segment ms | baseline optimal |",
+        (
+            "| trace | sentences | tokens | blocks | split ms | segment ms | split+segment ms "
+            "| baseline segment ms | baseline optimal |"
+        ),
         "|---|---:|---:|---:|---:|---:|---:|---:|:-:|",
     ]
     for row in real_rows:
@@ -207,13 +216,12 @@ def markdown(synthetic_rows: list[dict], scores_from: str, real_rows: list[dict]
             f"{row['segment_ms']:.2f} | {row['split_segment_ms']:.2f} | {row['baseline_segment_ms']:.0f} | "
             f"{'yes' if row['baseline_optimal'] else 'no'} |"
         )
-    near = min(real_rows, key=lambda row: abs(row["tokens"] - 10_000))
-    verdict = "met" if near["split_segment_ms"] < GOAL_SPLIT_SEGMENT_MS else "NOT met"
-    lines += [
-        "",
-        f"~10K-token trace ({near['trace']}, {near['tokens']} tokens, {near['sentences']} sentences): "
-        f"split + segment median {near['split_segment_ms']:.2f} ms (goal < {GOAL_SPLIT_SEGMENT_MS:g} ms: {verdict}).",
-    ]
+    # the goal is stated for a ~10K-token trace: every real trace of 8-14K tokens counts
+    near = [row for row in real_rows if 8_000 <= row["tokens"] <= 14_000]
+    near = near or [min(real_rows, key=lambda row: abs(row["tokens"] - 10_000))]
+    verdict = "met" if all(row["split_segment_ms"] < GOAL_SPLIT_SEGMENT_MS for row in near) else "NOT met"
+    each = ", ".join(f"{row['trace']} ({row['tokens']} tokens): {row['split_segment_ms']:.2f} ms" for row in near)
+    lines += ["", f"~10K-token traces, split + segment median: {each} (goal < {GOAL_SPLIT_SEGMENT_MS:g} ms: {verdict})."]
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .errors import OpenMementosError
 from .execution import TraceExecutor
 from .journal import OUTPUT_FOLDERS, ChunkRecord, Journal, finished_manifest, manifest_path, open_journal
 from .mementos import MementoConfig, memento_trace
@@ -36,6 +37,28 @@ from .tokens import TokenCounter, make_counter
 SAMPLING_REASONS = {"not_sampled", "stratum_full"}   # counted, but not rejects worth a file
 # The teacher failed on these traces: kept apart with the raw responses, to retry later.
 QUARANTINE_REASONS = {"invalid_teacher_answer", "teacher_request_failed", "teacher_truncated"}
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """Machine ``index`` of ``count``: it takes the input rows whose position modulo ``count``
+    is ``index``, so N machines given the same input produce disjoint outputs (``merge``)."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Partition":
+        try:
+            index, count = (int(x) for x in text.split("/"))
+        except ValueError:
+            raise ValueError(f"{text!r} is not I/N") from None
+        if count < 1 or not 0 <= index < count:
+            raise ValueError(f"{text!r}: need 0 <= I < N")
+        return cls(index, count)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +86,7 @@ class SegmentJob:
     segmentation: SegmentConfig = SegmentConfig()
     mementos: MementoConfig = MementoConfig()
     sampling: SamplingPlan | None = None
+    partition: Partition | None = None
     rows_per_shard: int = 1000
     shard_bytes: int = 256 * 2**20
     workers: int = 1
@@ -134,6 +158,8 @@ class Annotator:
                     break
                 result = step(result)
             return result
+        except OpenMementosError:
+            raise  # a run-level problem (the teacher refused our key): stop, keep finished shards
         except Exception as error:  # a bug on one trace must not stop the run; it is counted as failed
             return Skip(trace.trace_id, stage, "internal_error", f"{type(error).__name__}: {error}")
 
@@ -151,6 +177,7 @@ def job_config(job: SegmentJob, teacher: Teacher, counter: TokenCounter) -> dict
         "segmentation": asdict(job.segmentation),
         "mementos": asdict(job.mementos),
         "sampling": asdict(job.sampling) if job.sampling else None,
+        "partition": asdict(job.partition) if job.partition else None,
         "rows_per_shard": job.rows_per_shard,
         "shard_bytes": job.shard_bytes,
         "prompt_versions": prompt_versions(),
@@ -167,6 +194,10 @@ class _Chunk:
     skips: Counter = field(default_factory=Counter)
     consumed: int = 0
     size: int = 0
+    end: int = -1          # one past the last input row consumed (rows of other partitions are not)
+
+    def __post_init__(self) -> None:
+        self.end = self.start
 
 
 def run_segment(job: SegmentJob, reporter: Reporter | None = None, teacher: Teacher | None = None) -> RunSummary:
@@ -238,6 +269,8 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
             for raw in source:
                 if raw.index < journal.next_input:
                     continue
+                if job.partition is not None and raw.index % job.partition.count != job.partition.index:
+                    continue  # another machine's row: not this output's to count or write
                 result, stratum = _prepare(raw, job, counter, stratifier)
                 pending.append((raw, executor.submit(result) if isinstance(result, Trace) else result, stratum))
                 while pending and (len(pending) > executor.in_flight or _ready(pending[0][1])):
@@ -283,6 +316,7 @@ def _summary_from_manifest(summary: RunSummary, manifest: dict[str, Any]) -> Non
 
 def _consume(chunk: _Chunk, raw: RawRow, result: Trace | Skip, provenance: dict[str, str]) -> None:
     chunk.consumed += 1
+    chunk.end = raw.index + 1
     if isinstance(result, Trace):
         row = trace_row(result, provenance)
         chunk.rows.append(row)
@@ -338,7 +372,7 @@ def _commit(journal: Journal, chunk: _Chunk, summary: RunSummary, state: dict[st
             write_jsonl(journal.out / name, records)
             files[name] = {"sha256": sha256_file(journal.out / name), "rows": len(records)}
     record = ChunkRecord(
-        index, chunk.start, chunk.start + chunk.consumed, len(chunk.rows), dict(chunk.skips), files, state
+        index, chunk.start, chunk.end, len(chunk.rows), dict(chunk.skips), files, state
     )
     journal.append(record)
     _tally(summary, record.kept, record.skips)

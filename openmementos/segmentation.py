@@ -346,7 +346,7 @@ class _BranchAndBound:
         (K, end, D): the least Q. A state lives on only if the bound with the least future
         deficit and a perfectly even rest still reaches f.
         """
-        n, P, N = self.n, self.P, self.N
+        P, N = self.P, self.N
         f, best = floor, None
         limit = self._limits(f)
         target = self._targets(f)

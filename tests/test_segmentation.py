@@ -16,10 +16,16 @@ from hypothesis import strategies as st
 
 from openmementos import segmentation
 from openmementos.records import Skip, Trace
-from openmementos.segmentation import SegmentConfig, Segmentation, objective, optimise, segment_trace
+from openmementos.segmentation import (
+    Segmentation,
+    SegmentConfig,
+    objective,
+    optimise,
+    segment_trace,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from baseline_segment import segment as baseline_segment  # noqa: E402
+from baseline_segment import segment as baseline_segment
 
 TOL = 1e-9
 

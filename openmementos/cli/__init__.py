@@ -24,6 +24,8 @@ app = typer.Typer(
 
 def _register() -> None:
     from . import segment  # noqa: F401  (commands register themselves on ``app``)
+    from . import merge  # noqa: F401
+    from . import train  # noqa: F401
     from . import validate  # noqa: F401
 
 

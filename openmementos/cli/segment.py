@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..errors import ConfigError
 from ..mementos import MementoConfig
-from ..pipeline import SamplingPlan, SegmentJob, run_segment
+from ..pipeline import Partition, SamplingPlan, SegmentJob, run_segment
 from ..scoring import ScoreConfig
 from ..segmentation import SegmentConfig
 from ..select import SelectConfig, parse_mix
@@ -120,6 +120,7 @@ def segment(
     judge_threshold: Annotated[float, typer.Option(help="Mementos the judge scores below this (out of 10) are refined.", min=0.0, max=10.0, rich_help_panel=_MEMENTO)] = _MEMENTO_DEFAULTS.threshold,
     refine_rounds: Annotated[int, typer.Option(help="Most refinement rounds per memento.", min=0, rich_help_panel=_MEMENTO)] = _MEMENTO_DEFAULTS.max_rounds,
     target_ratio: Annotated[float, typer.Option(help="Target memento/block length ratio given to the compressor.", min=0.01, max=1.0, rich_help_panel=_MEMENTO)] = _MEMENTO_DEFAULTS.target_ratio,
+    shard: Annotated[Optional[str], typer.Option(help="I/N: process only input rows whose position modulo N is I, so N machines split one input (combine with 'openmementos merge').", rich_help_panel=_OUTPUT)] = None,
     rows_per_shard: Annotated[int, typer.Option(help="Start a new shard after this many rows.", min=1, rich_help_panel=_OUTPUT)] = 1000,
     shard_mb: Annotated[int, typer.Option(help="Start a new shard after about this many MB of text.", min=1, rich_help_panel=_OUTPUT)] = 256,
     workers: Annotated[int, typer.Option(help="Worker processes for the per-trace stages; 0 uses every core.", min=0, rich_help_panel=_OUTPUT)] = 0,
@@ -152,6 +153,12 @@ def segment(
         cache_path=cache_path,
         prices=prices,
     )
+    partition = None
+    if shard is not None:
+        try:
+            partition = Partition.parse(shard)
+        except ValueError as error:
+            raise ConfigError(f"--shard {error}", "write it like --shard 0/4 (this machine's index, then the machine count)") from None
     sampling = None
     if domain_mix is not None:
         sampling = SamplingPlan(_mix(domain_mix, "--domain-mix"), sample, _mix(difficulty_mix, "--difficulty-mix"), seed, sample_fraction)
@@ -172,6 +179,7 @@ def segment(
         segmentation=SegmentConfig(lam, min_block_tokens, max_block_tokens, min_blocks, max_blocks),
         mementos=MementoConfig(judge_threshold, refine_rounds, target_ratio),
         sampling=sampling,
+        partition=partition,
         rows_per_shard=rows_per_shard,
         shard_bytes=shard_mb * 2**20,
         workers=workers or os.cpu_count() or 1,

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import openai
 
 from ..answers import parse_boundary_scores, parse_memento, parse_verdict
-from ..errors import TeacherAnswerError
+from ..errors import TeacherAnswerError, TeacherError
 from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
 from .cache import AnswerCache, cache_key
 from .engine import Engine
@@ -160,6 +160,17 @@ class OpenAITeacher:
                 config.model, messages, params, call.schema_name, call.schema,
                 estimated_tokens=sum(len(m["content"]) for m in messages) // 4,
             )
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+            # No trace can succeed with a refused key: stop the run, do not quarantine everything.
+            raise TeacherError(
+                f"the teacher server refused the API key ({error.status_code})",
+                "check OPENAI_API_KEY (or --api-key) for this base URL",
+            ) from None
+        except openai.NotFoundError:
+            raise TeacherError(
+                f"the teacher server does not know the model {config.model!r} (404)",
+                "check --teacher openai:MODEL against the server's /v1/models",
+            ) from None
         except openai.OpenAIError as error:
             self.ledger.failure(call.role)
             raise TeacherAnswerError(f"{call.role}: request failed after retries: {type(error).__name__}: {_scrub(str(error), engine.api_key)}", [], "teacher_request_failed") from None

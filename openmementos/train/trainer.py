@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..errors import ConfigError, InputError, OutputError
-from ..shards import sha256_file, write_json
+from ..shards import write_json
 from .config import SFTRecipe
 from .data import DataStats, ShardFile, encode_rows, iter_rows, resolve_shards
 from .masks import MaskPolicy
@@ -92,8 +92,6 @@ def _job_record(stage: int, job: TrainJob, start: str, shards: list[ShardFile], 
 
 def _prepare_folder(folder: Path, record: dict[str, Any], job: TrainJob) -> str | None:
     """Check what ``folder`` holds against this job; return the checkpoint to resume from."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     if job.overwrite and folder.exists():
         shutil.rmtree(folder)
     if not folder.exists() or not any(folder.iterdir()):
@@ -105,7 +103,7 @@ def _prepare_folder(folder: Path, record: dict[str, Any], job: TrainJob) -> str 
         changed = sorted(k for k in record if previous is None or previous.get(k) != record[k])
         raise ConfigError(f"{folder} holds a run with other settings ({', '.join(changed)})",
                           "resume with the same options, or --overwrite to start over")
-    return get_last_checkpoint(str(folder))
+    return _last_checkpoint(folder)
 
 
 def _resolve_attention(stage: int, recipe: SFTRecipe) -> str:
@@ -205,6 +203,12 @@ def _encode(job: TrainJob, shards: list[ShardFile], tokenizer, token_ids) -> tup
 
 
 def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], say) -> StageResult:
+    from accelerate import PartialState
+
+    # Under `accelerate launch` every rank runs this; only the main one touches the run folder.
+    state = PartialState()
+    main = state.is_main_process
+    say = say if main else (lambda message: None)
     folder = stage_dir(job.out, stage)
     final = folder / "final"
     recipe = job.recipe
@@ -213,7 +217,8 @@ def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], s
     if job.resume and (final / RUN_CARD).is_file():
         say(f"stage {stage}: already finished in {final}")
         return StageResult(stage, final, json.loads((final / RUN_CARD).read_text()), skipped_existing=True)
-    checkpoint = _prepare_folder(folder, record, job)
+    with state.main_process_first():
+        checkpoint = _prepare_folder(folder, record, job) if main else _last_checkpoint(folder)
 
     import datasets
     from transformers import set_seed
@@ -224,6 +229,8 @@ def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], s
     from .tokens import add_memento_tokens
 
     set_seed(recipe.seed)
+    # the trainer's arguments first: under DeepSpeed ZeRO-3 they make loading shard the weights
+    args = sft_config(recipe, folder, kind)
     tokenizer = load_tokenizer(job.tokenizer or start, recipe.chat_template)
     model = load_model(start, "sdpa" if kind == "causal" else attention_implementation(kind, recipe.dense_backend))
     init = add_memento_tokens(model, tokenizer, recipe.embedding_noise_std, recipe.seed)
@@ -235,11 +242,12 @@ def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], s
     if stats.skipped:
         say("  " + stats.describe_skips())
 
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / JOB_FILE, record)
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / JOB_FILE, record)
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(recipe, folder, kind),
+        args=args,
         data_collator=MementoCollator(tokenizer.pad_token_id, None if stage == 1 else init.token_ids),
         train_dataset=datasets.Dataset.from_list(examples),
         processing_class=tokenizer,
@@ -249,11 +257,19 @@ def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], s
     began = time.time()
     output = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.time() - began
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
+    trainer.save_model(str(final))          # every rank: FSDP and ZeRO-3 gather the weights here
     card = run_card(stage, job, start, shards, stats, init.as_dict(), kind, trainer, output.metrics, seconds, checkpoint)
-    write_json(final / RUN_CARD, card)      # last: its presence means the stage finished
+    if main:
+        tokenizer.save_pretrained(str(final))
+        write_json(final / RUN_CARD, card)  # last: its presence means the stage finished
+    state.wait_for_everyone()
     return StageResult(stage, final, card)
+
+
+def _last_checkpoint(folder: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
 def _versions() -> dict[str, str]:
@@ -304,8 +320,3 @@ def _text_sha(text: str | None) -> str | None:
     import hashlib
 
     return None if text is None else hashlib.sha256(text.encode()).hexdigest()
-
-
-def shard_hashes(folder: Path) -> dict[str, str]:
-    """sha256 of every file in a saved model folder (for comparing saves in tests and audits)."""
-    return {str(p.relative_to(folder)): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -1,8 +1,10 @@
 """Size checks: block tokens within bounds, mementos non-empty, shorter than their block, compressed.
 
-Mementos are always counted. Block counts recorded by ``segment`` (``block_tokens``, the sum of
-the block's sentence tokens, which is what its minimum was enforced on) are reused when the
-tokenizer is the same and they agree with ``sentence_tokens``; otherwise blocks are counted too.
+Counting every block costs about 1 ms per 7 KB of text, more than all other checks together, so
+the counts ``segment`` recorded (``block_tokens``: the sum of the block's sentence tokens, what its
+minimum was enforced on; ``memento_tokens``) are reused when the rows name the same tokenizer,
+the block counts agree with ``sentence_tokens``, and every count is plausible for its text
+(between a byte and eight bytes a token). Anything else is counted; ``--recount`` counts always.
 """
 
 from __future__ import annotations
@@ -24,18 +26,29 @@ def tokenizer_name(record: Record, config: ValidateConfig) -> str:
     return own if own in TIKTOKEN_NAMES else "cl100k_base"
 
 
-def _recorded_blocks(record: Record, counter_name: str) -> list[int] | None:
-    recorded = record.get("block_tokens")
-    if not isinstance(recorded, list) or len(recorded) != len(record.blocks) or record.get("tokenizer") != counter_name:
+def _plausible(counts: list[int], texts: tuple[str, ...]) -> bool:
+    # a byte-level BPE token is at least one byte, and text averages well under 8 bytes a token:
+    # a count outside that range was written for another text (a memento edited after segment)
+    for n, text in zip(counts, texts):
+        size = len(text.encode("utf-8"))
+        if not (type(n) is int and size / 8 <= n <= size):
+            return False
+    return True
+
+
+def _recorded(record: Record, column: str, texts: tuple[str, ...], counter_name: str) -> list[int] | None:
+    recorded = record.get(column)
+    if not isinstance(recorded, list) or len(recorded) != len(texts) or record.get("tokenizer") != counter_name:
         return None
-    sentence_tokens, blocks = record.get("sentence_tokens"), record.get("blocks")
-    if isinstance(sentence_tokens, list) and isinstance(blocks, list) and len(blocks) == len(recorded):
-        try:
-            if any(sum(sentence_tokens[a:b + 1]) != n for (a, b), n in zip(blocks, recorded)):
-                return None  # the blocks moved since the counts were written: count again
-        except (TypeError, ValueError):
-            return None
-    return list(recorded)
+    if column == "block_tokens":
+        sentence_tokens, blocks = record.get("sentence_tokens"), record.get("blocks")
+        if isinstance(sentence_tokens, list) and isinstance(blocks, list) and len(blocks) == len(recorded):
+            try:
+                if any(sum(sentence_tokens[a:b + 1]) != n for (a, b), n in zip(blocks, recorded)):
+                    return None  # the blocks moved since the counts were written: count again
+            except (TypeError, ValueError):
+                return None
+    return list(recorded) if _plausible(recorded, texts) else None
 
 
 def stats(record: Record, config: ValidateConfig, counter_for: CounterFor) -> Stats | None:
@@ -43,12 +56,12 @@ def stats(record: Record, config: ValidateConfig, counter_for: CounterFor) -> St
     if record.parsed is None:
         return None
     if "stats" not in record.cache:
-        name = tokenizer_name(record, config)
-        counter = counter_for(name)
-        blocks = None if config.recount else _recorded_blocks(record, counter.name)
-        if blocks is None:
-            blocks = counter.count_many(list(record.blocks))
-        record.cache["stats"] = Stats(blocks, counter.count_many(list(record.mementos)))
+        counter = counter_for(tokenizer_name(record, config))
+        counts = []
+        for column, texts in (("block_tokens", record.blocks), ("memento_tokens", record.mementos)):
+            found = None if config.recount else _recorded(record, column, texts, counter.name)
+            counts.append(found if found is not None else counter.count_many(list(texts)))
+        record.cache["stats"] = Stats(*counts)
     return record.cache["stats"]
 
 

@@ -7,14 +7,11 @@ did not parse). The response is parsed only by :mod:`openmementos.format`.
 
 from __future__ import annotations
 
-import re
-
 from .. import format as fmt
 from .record import Finding, Record
 from .schema import row_schema
 
-_SENTENCE_TAIL = re.compile(r"(?:^|[.!?]\s+|\n)([^\n]*?\S)\s*$")
-_MIN_REPEAT = 20  # characters: shorter tails ("Wait.", "So x = 2.") repeat by chance
+_MIN_REPEAT = 20  # characters: shorter repeats ("Wait.", "So x = 2.") happen by chance
 # provenance columns with one entry per sentence or per block
 _PER_UNIT = {"separators": "sentences", "sentence_tokens": "sentences", "block_tokens": "blocks",
              "memento_tokens": "blocks", "judge_scores": "blocks", "judge_feedback": "blocks"}
@@ -96,11 +93,24 @@ def coverage(record: Record, level: str) -> list[Finding] | None:
         if not block.strip():
             found.append(Finding("structure.coverage", level, f"block {i} is empty", block=i, weight=2.0))
     for i in range(1, len(blocks)):
-        tail = _SENTENCE_TAIL.search(blocks[i - 1])
-        sentence = tail.group(1).strip() if tail else ""
-        if len(sentence) >= _MIN_REPEAT and blocks[i].lstrip().startswith(sentence):
-            found.append(Finding("structure.coverage", level, f"block {i} starts by repeating the last sentence of block {i - 1}: {sentence[:60]!r}", block=i, weight=2.0))
+        repeated = _overlap(blocks[i - 1], blocks[i])
+        if repeated:
+            found.append(Finding("structure.coverage", level, f"block {i} starts by repeating the end of block {i - 1}: {repeated[:60]!r}", block=i, weight=2.0))
     return found
+
+
+def _overlap(before: str, after: str) -> str:
+    """The longest end of ``before`` (at least ``_MIN_REPEAT`` characters) that ``after`` starts with."""
+    before, after = before.rstrip(), after.lstrip()
+    probe = after[:_MIN_REPEAT]
+    if len(probe) < _MIN_REPEAT:
+        return ""
+    at = before.find(probe)
+    while at >= 0:  # the first match is the longest repeated end
+        if after.startswith(before[at:]):
+            return before[at:]
+        at = before.find(probe, at + 1)
+    return ""
 
 
 def roundtrip(record: Record, level: str) -> list[Finding] | None:

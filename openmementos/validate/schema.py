@@ -98,12 +98,15 @@ def _compile(node: dict[str, Any]) -> Test:
 def _items(node: dict[str, Any]) -> Test:
     item = _compile(node)
     kind = node.get("type")
-    plain = set(node) - _ANNOTATIONS <= {"type"} and kind in ("string", "integer", "number")
     wanted = {"string": (str,), "integer": (int,), "number": (int, float)}.get(kind or "", ())
+    plain = bool(wanted) and set(node) - _ANNOTATIONS <= {"type", "minimum", "maximum"}
+    least, most = node.get("minimum"), node.get("maximum")
 
     def test(values: Any) -> str | None:
-        # the common case (a list of plain strings or ints) costs one pass of type() calls
-        if plain and all(type(v) in wanted for v in values):
+        # the common case (a list of plain strings or numbers in range) costs a few C-level passes
+        if plain and all(type(v) in wanted for v in values) and (
+            not values or ((least is None or min(values) >= least) and (most is None or max(values) <= most))
+        ):
             return None
         for i, value in enumerate(values):
             problem = item(value)

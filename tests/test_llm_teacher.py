@@ -1,0 +1,165 @@
+"""The LLM teacher through the real openai client against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from openmementos.pipeline import QUARANTINE_REASONS, SegmentJob, run_segment
+from openmementos.teacher.factory import TeacherOptions, make_teacher
+from openmementos.testing.openai_server import FakeOpenAI, FaultPlan
+
+SAMPLE = Path(__file__).resolve().parents[1] / "openmementos" / "data" / "sample.jsonl"
+KEY = "sk-test-RECOGNISABLE-0123456789abcdef"
+
+
+def many_traces(path: Path, count: int, poison: dict[int, str] | None = None) -> Path:
+    """``count`` distinct traces built from the sample (problem text varied), some poisoned."""
+    rows = [json.loads(line) for line in SAMPLE.read_text().splitlines()]
+    with open(path, "w") as handle:
+        for i in range(count):
+            row = json.loads(json.dumps(rows[i % len(rows)]))
+            tag = (poison or {}).get(i, "")
+            row["conversations"][0]["value"] = f"{tag}(variant {i}) " + row["conversations"][0]["value"]
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+def options(server: FakeOpenAI, tmp_path: Path, **overrides) -> TeacherOptions:
+    settings = dict(spec="openai:fake-teacher", base_urls=(server.base_url,), api_key=KEY, concurrency=32,
+                    request_timeout=2.0, cache_path=tmp_path / "cache.sqlite")
+    settings.update(overrides)
+    return TeacherOptions(**settings)
+
+
+def job(input_file: Path, out: Path, opts: TeacherOptions, **kw) -> SegmentJob:
+    return SegmentJob(input=str(input_file), out=out, teacher=opts.spec, teacher_options=opts, rows_per_shard=50,
+                      traces_in_flight=48, **kw)
+
+
+def _in_problem(word: str):
+    return lambda request: any(word in str(m.get("content", "")) for m in request.get("messages", []))
+
+
+@pytest.mark.slow
+def test_200_traces_under_faults_all_complete_or_are_quarantined_with_the_right_reason(tmp_path):
+    poison = {7: "POISONJSON ", 77: "POISONJSON "}
+    data = many_traces(tmp_path / "in.jsonl", 200, poison)
+    faults = FaultPlan(rate_429=0.10, retry_after=0.05, rate_500=0.05, rate_malformed=0.05, rate_timeout=0.02,
+                       timeout_sleep=4.0)
+    with FakeOpenAI(faults=faults, seed=1) as server:
+        # two poisoned traces fail every time: one with prose instead of JSON, one with 500s
+        server.faults = FaultPlan(**{**faults.__dict__, "fail_always_for": _in_problem("POISONJSON"), "fail_always_as": "malformed"})
+        summary = run_segment(job(data, tmp_path / "out", options(server, tmp_path, request_timeout=1.0, max_attempts=6)))
+        outcomes = dict(server.stats.outcomes)
+    assert summary.failed == 0
+    assert summary.kept + summary.quarantined + sum(summary.skips.values()) == 200
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["input_rows"] == 200 and counts["kept"] == summary.kept
+    quarantined = [json.loads(l) for f in sorted((tmp_path / "out" / "quarantine").glob("*.jsonl")) for l in f.read_text().splitlines()]
+    assert len(quarantined) == summary.quarantined >= 1
+    assert all(q["reason"] in QUARANTINE_REASONS and q["row"] and q["detail"] for q in quarantined)
+    poisoned = {q["row"]["conversations"][0]["value"].split(" ")[0]: q for q in quarantined if "POISON" in q["row"]["conversations"][0]["value"]}
+    assert poisoned["POISONJSON"]["reason"] == "invalid_teacher_answer" and len(poisoned["POISONJSON"]["responses"]) == 3
+    kept = pl.read_parquet(tmp_path / "out" / "full" / "*.parquet")
+    assert len(kept) == summary.kept
+    # every kept trace is whole: one score per boundary, one memento per block
+    for row in kept.iter_rows(named=True):
+        assert len(row["boundary_scores"]) == len(row["sentences"]) - 1
+        assert len(row["block_summaries"]) == len(row["blocks"])
+    for fault in ("429", "500", "malformed", "timeout"):
+        assert outcomes.get(fault, 0) > 0, f"the server never injected {fault}: the test proved nothing about it"
+    assert manifest["cost"]["roles"]["scorer"]["requests"] > 0
+
+
+def test_a_trace_whose_requests_always_fail_is_quarantined_as_request_failed(tmp_path):
+    data = many_traces(tmp_path / "in.jsonl", 3, {1: "POISON500 "})
+    faults = FaultPlan(fail_always_for=_in_problem("POISON500"), fail_always_as="500")
+    with FakeOpenAI(faults=faults) as server:
+        summary = run_segment(job(data, tmp_path / "out", options(server, tmp_path, max_attempts=3)))
+    assert summary.kept == 2 and summary.quarantined == 1
+    record = json.loads(next((tmp_path / "out" / "quarantine").glob("*.jsonl")).read_text().splitlines()[0])
+    assert record["reason"] == "teacher_request_failed" and "InternalServerError" in record["detail"]
+
+@pytest.mark.slow
+def test_wrong_counts_are_asked_again_and_cut_answers_get_a_larger_budget(tmp_path):
+    data = many_traces(tmp_path / "in.jsonl", 12)
+    with FakeOpenAI(faults=FaultPlan(rate_wrong_count=0.3, rate_truncated=0.2), seed=3, record=True) as server:
+        summary = run_segment(job(data, tmp_path / "out", options(server, tmp_path)))
+        bodies = list(server.stats.requests)
+        outcomes = dict(server.stats.outcomes)
+    assert outcomes.get("wrong_count", 0) > 0 and outcomes.get("truncated", 0) > 0
+    assert summary.kept + summary.quarantined == 12
+    budgets = {b.get("max_tokens") for b in bodies}
+    assert 4096 in budgets, "a cut answer must be asked again with a doubled token budget"
+    corrections = [b for b in bodies if any("not valid" in m["content"] for m in b["messages"] if m["role"] == "user")]
+    assert corrections and all(b["messages"][-2]["role"] == "assistant" for b in corrections)
+
+
+def test_cached_answers_are_not_requested_again_and_a_changed_prompt_misses(tmp_path, monkeypatch):
+    from openmementos import resources
+    from openmementos.teacher import prompting
+    from openmementos.teacher.base import CompressRequest
+
+    with FakeOpenAI() as server:
+        teacher = make_teacher("openai:fake-teacher", options(server, tmp_path))
+        request = CompressRequest("What is 2+2?", "We add 2 and 2 to get 4. So the sum is 4.", 0, ())
+        first = teacher.compress(request)
+        assert server.stats.total == 1
+        assert teacher.compress(request) == first and server.stats.total == 1
+        changed = resources.Prompt("compress", resources.load_prompt("compress").text + "\nBe brief.", "f" * 64)
+        monkeypatch.setattr(prompting, "load_prompt", lambda name: changed if name == "compress" else resources.load_prompt(name))
+        teacher.compress(request)
+        assert server.stats.total == 2
+        teacher.close()
+    assert teacher.ledger.as_dict()["roles"]["compressor"]["cache_hits"] == 1
+
+
+def test_no_cache_sends_every_request(tmp_path):
+    from openmementos.teacher.base import CompressRequest
+
+    with FakeOpenAI() as server:
+        teacher = make_teacher("openai:fake-teacher", options(server, tmp_path, cache=False))
+        request = CompressRequest("p", "We add 2 and 2 to get 4.", 0, ())
+        teacher.compress(request)
+        teacher.compress(request)
+        teacher.close()
+        assert server.stats.total == 2
+    assert not (tmp_path / "cache.sqlite").exists()
+
+
+def test_a_failing_endpoint_is_taken_out_of_rotation(tmp_path):
+    data = many_traces(tmp_path / "in.jsonl", 6)
+    with FakeOpenAI() as good, FakeOpenAI() as bad:
+        bad.down()
+        opts = options(good, tmp_path, base_urls=(bad.base_url, good.base_url), max_attempts=10)
+        summary = run_segment(job(data, tmp_path / "out", opts))
+        assert summary.kept == 6 and summary.quarantined == 0
+        assert bad.stats.outcomes.get("503", 0) <= 5 + 32, "the broken endpoint kept getting traffic"
+        assert good.stats.total > 50
+
+
+def test_api_key_appears_in_no_artifact(tmp_path, capsys):
+    from openmementos.cli import main
+
+    data = many_traces(tmp_path / "in.jsonl", 4)
+    with FakeOpenAI(faults=FaultPlan(rate_500=0.2, rate_malformed=0.1), api_key=KEY) as server:
+        code = main(["segment", "--input", str(data), "--out", str(tmp_path / "out"), "--teacher", "openai:fake-teacher",
+                     "--base-url", server.base_url, "--api-key", KEY, "--cache-path", str(tmp_path / "cache.sqlite"), "--json"])
+        assert code == 0 and server.stats.authorizations[f"Bearer {KEY}"] > 0
+        # a wrong key: the 401 message must not echo what was sent either
+        wrong = "sk-test-WRONGKEY-9876543210fedcba"
+        code = main(["segment", "--input", str(data), "--out", str(tmp_path / "out401"), "--teacher", "openai:fake-teacher",
+                     "--base-url", server.base_url, "--api-key", wrong, "--cache-path", str(tmp_path / "c2.sqlite"), "--json"])
+        assert code == 2, "a refused key stops the run with one line, it does not quarantine every trace"
+    captured = capsys.readouterr()
+    assert "refused the API key" in captured.err
+    assert KEY not in captured.out + captured.err and wrong not in captured.out + captured.err
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "in.jsonl":
+            blob = path.read_bytes()
+            assert KEY.encode() not in blob and wrong.encode() not in blob, path
