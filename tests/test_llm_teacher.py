@@ -163,3 +163,51 @@ def test_api_key_appears_in_no_artifact(tmp_path, capsys):
         if path.is_file() and path.name != "in.jsonl":
             blob = path.read_bytes()
             assert KEY.encode() not in blob and wrong.encode() not in blob, path
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_gives_the_same_shards_without_paying_twice(tmp_path):
+    import hashlib
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    data = many_traces(tmp_path / "in.jsonl", 40)
+
+    def command(server: FakeOpenAI, out: Path, cache: Path) -> list[str]:
+        return [sys.executable, "-m", "openmementos.cli", "segment", "--input", str(data), "--out", str(out),
+                "--teacher", "openai:fake-teacher", "--base-url", server.base_url, "--cache-path", str(cache),
+                "--rows-per-shard", "4", "--concurrency", "8", "--traces-in-flight", "8", "--quiet"]
+
+    env = {**os.environ, "OPENAI_API_KEY": KEY}
+    with FakeOpenAI(latency=0.01, record=True, record_limit=100_000) as server:
+        started = time.monotonic()
+        subprocess.run(command(server, tmp_path / "reference", tmp_path / "ref.sqlite"), check=True, env=env, timeout=300)
+        full_time = time.monotonic() - started
+        reference_requests = server.stats.total
+        server.stats.requests.clear()
+
+        out, cache = tmp_path / "killed", tmp_path / "killed.sqlite"
+        rng, kills = random.Random(5), 0
+        for _ in range(5):
+            proc = subprocess.Popen(command(server, out, cache), env=env, start_new_session=True)
+            time.sleep(rng.uniform(1.0, max(1.5, full_time * 0.8)))
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait()
+        subprocess.run(command(server, out, cache), check=True, env=env, timeout=300)
+        bodies = Counter(hashlib.sha256(json.dumps(b, sort_keys=True).encode()).hexdigest() for b in server.stats.requests)
+
+    assert kills >= 1, "no run was interrupted: the test proved nothing"
+    shas = lambda root: {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+                         for d in ("data", "full", "rejects", "quarantine") for p in sorted((root / d).glob("*"))}
+    assert shas(out) == shas(tmp_path / "reference")
+    repeats = sum(n - 1 for n in bodies.values())
+    # Only requests in flight at the moment of a kill can be sent twice (at most --concurrency each time).
+    assert repeats <= 8 * kills, f"{repeats} repeated requests after {kills} kills"
+    assert sum(bodies.values()) <= reference_requests + 8 * kills
