@@ -49,6 +49,12 @@ class Journal:
     def state_dir(self) -> Path:
         return self.out / STATE_DIR
 
+    def live_files(self) -> dict[str, dict[str, Any]]:
+        """Every file the dataset holds now: all chunks' files but those a later chunk replaced
+        (a quarantine retry supersedes the quarantine files it re-ran)."""
+        superseded = {name for chunk in self.chunks for name in chunk.state.get("supersedes", [])}
+        return {name: meta for chunk in self.chunks for name, meta in chunk.files.items() if name not in superseded}
+
     @property
     def next_input(self) -> int:
         return self.chunks[-1].input_end if self.chunks else 0
@@ -130,20 +136,20 @@ def _read_chunks(path: Path) -> list[ChunkRecord]:
 
 
 def _remove_unrecorded(out: Path, journal: Journal) -> None:
-    recorded = {name for chunk in journal.chunks for name in chunk.files}
+    live = journal.live_files()
+    recorded = set(live)
     for folder in OUTPUT_FOLDERS:
         for path in sorted((out / folder).glob("*")) if (out / folder).is_dir() else []:
             relative = f"{folder}/{path.name}"
             if relative not in recorded:
                 path.unlink()
-    for chunk in journal.chunks:
-        for name, meta in chunk.files.items():
-            path = out / name
-            if not path.is_file() or sha256_file(path) != meta["sha256"]:
-                raise OutputError(
-                    f"{path} is missing or changed since it was written",
-                    "restore it, or pass --overwrite to start this output folder again",
-                )
+    for name, meta in live.items():
+        path = out / name
+        if not path.is_file() or sha256_file(path) != meta["sha256"]:
+            raise OutputError(
+                f"{path} is missing or changed since it was written",
+                "restore it, or pass --overwrite to start this output folder again",
+            )
 
 
 def _clear(out: Path) -> None:

@@ -252,7 +252,7 @@ def _plan(parts: list[Part]) -> dict[str, dict[str, Any]]:
         for number, (part, meta) in enumerate(shards):
             suffix = Path(meta["path"]).suffix
             plan[f"{folder}/{shard_name(number)}{suffix}"] = {
-                "sha256": meta["sha256"], "rows": meta["rows"], "from": str(part.path / meta["path"]),
+                "sha256": meta["sha256"], "rows": meta["rows"], "from": str((part.path / meta["path"]).resolve()),
             }
     return plan
 

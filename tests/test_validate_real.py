@@ -107,6 +107,13 @@ def test_segment_shards_of_real_traces_pass_all_but_the_judge_gate_in_both_confi
     assert clean.report.pass_rate == 1.0 and clean.exit_code == 0
 
 
+def test_segment_shards_of_a_long_real_trace_pass_every_check(shared_data, tmp_path):
+    out = tmp_path / "shards"
+    run_segment(SegmentJob(input=str(shared_data / "traces" / "ot3_example_trace.jsonl"), out=out, workers=1))
+    (record,) = results(out, tmp_path)
+    assert record["passed"] and record["errors"] == [] and record["stats"]["blocks"] >= 20
+
+
 def test_sample_shards_have_no_structural_or_invented_content(sample_shards, tmp_path):
     records = results(sample_shards, tmp_path)
     assert len(records) >= 25

@@ -27,6 +27,7 @@ def _register() -> None:
     from . import merge  # noqa: F401
     from . import train  # noqa: F401
     from . import validate  # noqa: F401
+    from . import cache  # noqa: F401
 
 
 @app.callback()

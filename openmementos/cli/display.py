@@ -68,6 +68,7 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_row("input rows", f"{summary.input_rows:,}")
     table.add_row("[green]kept (annotated)", f"{summary.kept:,}")
     table.add_row("[red]failed (internal errors)", f"{summary.failed:,}")
+    table.add_row("[red]quarantined (teacher failed; --retry-quarantine)", f"{summary.quarantined:,}")
     for reason, count in sorted(summary.skips.items()):
         table.add_row(f"[yellow]skipped: {reason}", f"{count:,}")
     table.add_row("shards (per config)", f"{summary.shards:,}")

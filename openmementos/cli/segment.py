@@ -66,6 +66,35 @@ def _role_params(items: list[str]) -> dict[str, dict[str, str]]:
     return params
 
 
+def _dry_run(job: SegmentJob, options: TeacherOptions, console: Console, as_json: bool) -> None:
+    from rich.table import Table
+
+    from ..quote import quote_job
+
+    model = options.spec.split(":", 1)[1] if options.spec.startswith("openai:") else options.spec
+    models = {role: options.role_models.get(role, model) for role in ("scorer", "compressor", "judge", "refiner")}
+    quote = quote_job(job, models, options.prices)
+    if as_json:
+        typer.echo(json.dumps(quote.as_dict(), indent=2))
+        return
+    table = Table(title=f"dry run: {quote.traces} traces, about {quote.blocks} blocks (nothing sent)")
+    for column in ("role", "model", "requests", "input tokens", "output tokens"):
+        table.add_column(column, justify="left" if column in ("role", "model") else "right")
+    for role, row in sorted(quote.refine_max.items()):
+        base = quote.base.get(role)
+        span = lambda a, b: f"{a:,}" if a == b else f"{a:,} - {b:,}"  # noqa: E731
+        table.add_row(role, models[role], span(base.requests if base else 0, row.requests),
+                      span(base.input_tokens if base else 0, row.input_tokens), span(base.output_tokens if base else 0, row.output_tokens))
+    console.print(table)
+    low, high = quote.cost(quote.base), quote.cost(quote.refine_max)
+    if low is None:
+        console.print("cost: no price for these models; pass --prices FILE to quote it")
+    else:
+        console.print(f"cost: ${low:,.2f} (no refinement) to ${high:,.2f} (every memento refined {job.mementos.max_rounds}x)")
+    if quote.skipped:
+        console.print(f"skipped before any request: {dict(quote.skipped)}")
+
+
 @app.command()
 def segment(
     input: Annotated[str, typer.Option("--input", "-i", help="What to read: 'sample' (bundled traces), 'ot3' (open-thoughts/OpenThoughts3-1.2M, streamed from the Hub), 'hf:OWNER/NAME' (any Hub dataset), or a local .jsonl/.json/.parquet file or folder.", rich_help_panel=_INPUT)] = "sample",
@@ -125,6 +154,8 @@ def segment(
     shard_mb: Annotated[int, typer.Option(help="Start a new shard after about this many MB of text.", min=1, rich_help_panel=_OUTPUT)] = 256,
     workers: Annotated[int, typer.Option(help="Worker processes for the per-trace stages; 0 uses every core.", min=0, rich_help_panel=_OUTPUT)] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete what --out holds from an earlier run and start again.", rich_help_panel=_OUTPUT)] = False,
+    retry_quarantine: Annotated[bool, typer.Option("--retry-quarantine", help="Run the quarantined traces of this finished run again (same options); recovered rows become new shards.", rich_help_panel=_OUTPUT)] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Quote requests, tokens and cost from the real prompts of this input, send nothing and write nothing.", rich_help_panel=_OUTPUT)] = False,
     json_summary: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary instead of the table.", rich_help_panel=_OUTPUT)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the --json summary).", rich_help_panel=_OUTPUT)] = False,
 ) -> None:
@@ -187,7 +218,15 @@ def segment(
         traces_in_flight=traces_in_flight,
     )
     console = Console(stderr=True, quiet=quiet)
-    summary = run_segment(job, ProgressReporter(console))
+    if dry_run:
+        _dry_run(job, teacher_options, console, json_summary)
+        return
+    if retry_quarantine:
+        from ..retry import retry_quarantine as retry
+
+        summary = retry(job, ProgressReporter(console))
+    else:
+        summary = run_segment(job, ProgressReporter(console))
     if json_summary:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
     if summary.already_complete:

@@ -6,8 +6,10 @@ core package work without the ``train`` extra.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -114,7 +116,10 @@ def train_sft(
     console = Console(stderr=True)
     job = TrainJob(data=tuple(data), out=out, recipe=recipe, stage=stage, model=model, init=init,
                    tokenizer=tokenizer, limit=limit, resume=resume, overwrite=overwrite)
-    results = run_train(job, say=console.print)
+    with contextlib.redirect_stdout(sys.stderr):    # the trainer's log lines; stdout carries only the result
+        results = run_train(job, say=console.print)
+    if not results[-1].main_process:                # under `accelerate launch`, one rank reports
+        return
     if json_summary:
         typer.echo(json.dumps([r.card for r in results], indent=2))
         return

@@ -7,11 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ..errors import ConfigError
-from ..validate import CHECKS, Progress as ValidateProgress, ValidateConfig, ValidateJob, ValidationSummary, validate as run_validate
+from ..validate import CHECKS, ValidateConfig, ValidateJob, ValidationSummary
+from ..validate import Progress as ValidateProgress
+from ..validate import validate as run_validate
 from . import app
 
 _CHECKS = "Checks and thresholds"
@@ -151,8 +160,8 @@ def validate(
         checks=_names(checks), skip=_names(skip_check), severity=_severities(severity),
     )
     job = ValidateJob(path, config, config_name, json_report, write_passing, workers, min_pass_rate)
-    console = Console()
-    summary = run_validate(job, None if quiet else _Bar(Console(stderr=True)))
+    console, errors = Console(), Console(stderr=True)
+    summary = run_validate(job, _Bar(errors) if errors.is_terminal and not quiet else None)
     if not quiet:
         _render(console, summary, config, worst)
     report = summary.report

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from .. import format as fmt
@@ -158,7 +159,8 @@ def iter_rows(shards: list[ShardFile]) -> Iterator[ChatRow]:
             yield ChatRow(name, problem or "", response or "")
 
 
-def _check(row: ChatRow) -> tuple[str, str] | None:
+def _check(row: ChatRow) -> fmt.MementoResponse | tuple[str, str]:
+    """The parsed response, or the (reason, detail) of why the row cannot be trained on."""
     if not row.response.strip():
         return "empty_response", ""
     if not row.problem.strip():
@@ -167,10 +169,9 @@ def _check(row: ChatRow) -> tuple[str, str] | None:
     if token is not None:
         return "reserved_token_in_problem", token
     try:
-        fmt.parse(row.response)
+        return fmt.parse(row.response)
     except fmt.FormatError as error:
         return "bad_format", str(error)
-    return None
 
 
 def encode_rows(
@@ -181,7 +182,8 @@ def encode_rows(
     over_long: str = "truncate",
     batch: int = 256,
 ) -> tuple[list[dict[str, Any]], DataStats]:
-    """Tokenise each good row as ``{"input_ids", "labels", "row"}``; count and name the rest.
+    """Tokenise each good row as ``{"input_ids", "labels", "row"}`` (int32 arrays and the row's
+    name); count and name the rest.
 
     Over-long chats are cut to ``max_length`` (``over_long="truncate"``, counted) or skipped
     (``"skip"``); a chat whose prompt alone fills ``max_length`` is always skipped.
@@ -210,7 +212,11 @@ def encode_rows(
                 stats.truncated += 1
                 stats.truncated_tokens += total - max_length
                 completion = completion[: max_length - len(prompt)]
-            examples.append({"input_ids": prompt + completion, "labels": [IGNORE] * len(prompt) + completion, "row": row.name})
+            # int32 arrays: a 31K-row, 32K-token corpus as Python int lists would take tens of GB
+            ids = np.asarray(prompt + completion, dtype=np.int32)
+            labels = ids.copy()
+            labels[: len(prompt)] = IGNORE
+            examples.append({"input_ids": ids, "labels": labels, "row": row.name})
             stats.kept += 1
             stats.tokens += len(prompt) + len(completion)
             stats.loss_tokens += len(completion)
@@ -218,9 +224,9 @@ def encode_rows(
 
     for row in rows:
         stats.rows += 1
-        problem = _check(row)
-        if problem is not None:
-            stats.skip(row, *problem)
+        checked = _check(row)
+        if isinstance(checked, tuple):
+            stats.skip(row, *checked)
             continue
         chat = [{"role": "user", "content": row.problem}, {"role": "assistant", "content": row.response}]
         prompt_text = tokenizer.apply_chat_template(chat[:1], tokenize=False, add_generation_prompt=True)
@@ -228,8 +234,7 @@ def encode_rows(
         if not full_text.startswith(prompt_text):
             stats.skip(row, "template_mismatch", "the rendered chat does not start with the rendered prompt")
             continue
-        n_blocks = len(fmt.parse(row.response).blocks)
-        pending.append((row, prompt_text, full_text[len(prompt_text):], n_blocks))
+        pending.append((row, prompt_text, full_text[len(prompt_text):], len(checked.blocks)))
         if len(pending) >= batch:
             flush()
     if pending:

@@ -14,7 +14,9 @@ padding) is *outside*. Attention is causal, and a query at position ``q`` also c
 one of the ``keep_last_n_blocks`` most recently finished ones. With ``mask_delimiters`` the
 delimiters of such a block are hidden too. So the memento tokens, while being written, still
 see their block; from ``<|summary_end|>`` on, only the memento stands for it; the prompt and
-every memento stay visible to the end. Position ids are never renumbered.
+every memento stay visible to the end. Position ids are never renumbered. Hiding acts on
+attention only: the memento's own states, computed while it still saw its block, carry what
+the block said onward, which is what lets inference drop the block's KV cache.
 
 With ids ``1..4`` for the four special tokens and ``9`` for text (P = prompt, A = answer)::
 

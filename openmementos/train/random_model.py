@@ -29,19 +29,21 @@ def find_qwen3_tokenizer() -> Path | None:
     return folder if (folder / "tokenizer.json").is_file() else None
 
 
-def qwen3_config(size: str, vocab_size: int, tie_word_embeddings: bool = True, max_positions: int = 40960):
+def qwen3_config(size: str, vocab_size: int, tie_word_embeddings: bool = True, max_positions: int = 40960, **overrides):
     from transformers import Qwen3Config
 
+    shape = {**SIZES[size], **overrides}
     return Qwen3Config(vocab_size=vocab_size, tie_word_embeddings=tie_word_embeddings,
-                       max_position_embeddings=max_positions, rope_theta=1_000_000.0, **SIZES[size])
+                       max_position_embeddings=max_positions, rope_theta=1_000_000.0, **shape)
 
 
-def random_qwen3(size: str, vocab_size: int, seed: int = 0, tie_word_embeddings: bool = True, attn: str = "sdpa"):
-    """A ``Qwen3ForCausalLM`` of ``size`` with seeded random weights."""
+def random_qwen3(size: str, vocab_size: int, seed: int = 0, tie_word_embeddings: bool = True, attn: str = "sdpa",
+                 **overrides):
+    """A ``Qwen3ForCausalLM`` of ``size`` (fields of ``overrides`` replaced) with seeded random weights."""
     import torch
     from transformers import Qwen3ForCausalLM
 
-    config = qwen3_config(size, vocab_size, tie_word_embeddings)
+    config = qwen3_config(size, vocab_size, tie_word_embeddings, **overrides)
     config._attn_implementation = attn
     torch.manual_seed(seed)
     return Qwen3ForCausalLM(config)
@@ -54,7 +56,8 @@ def save_random_qwen3(folder: Path, tokenizer_dir: Path, size: str = "tiny", see
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     model = random_qwen3(size, len(tokenizer), seed, tie_word_embeddings)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    for config in (model.config, model.generation_config):
+        config.eos_token_id, config.pad_token_id, config.bos_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id, None
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder))
     for file in tokenizer_dir.iterdir():

@@ -51,6 +51,7 @@ class StageResult:
     final: Path
     card: dict[str, Any]
     skipped_existing: bool = False       # the stage had finished before this call (resume)
+    main_process: bool = True            # False on the other ranks under `accelerate launch`
 
 
 def run_train(job: TrainJob, say: Callable[[str], None] = print) -> list[StageResult]:
@@ -170,7 +171,7 @@ def sft_config(recipe: SFTRecipe, folder: Path, attention: str):
         per_device_train_batch_size=recipe.batch_size,
         gradient_accumulation_steps=recipe.grad_accum,
         bf16=cuda if recipe.bf16 is None else recipe.bf16,
-        gradient_checkpointing=recipe.gradient_checkpointing,
+        activation_checkpointing=recipe.gradient_checkpointing,
         seed=recipe.seed,
         data_seed=recipe.seed,
         optim="adamw_torch_fused" if cuda else "adamw_torch",
@@ -203,21 +204,20 @@ def _encode(job: TrainJob, shards: list[ShardFile], tokenizer, token_ids) -> tup
 
 
 def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], say) -> StageResult:
-    from accelerate import PartialState
-
-    # Under `accelerate launch` every rank runs this; only the main one touches the run folder.
-    state = PartialState()
-    main = state.is_main_process
-    say = say if main else (lambda message: None)
     folder = stage_dir(job.out, stage)
     final = folder / "final"
     recipe = job.recipe
     kind = _resolve_attention(stage, recipe)
     record = _job_record(stage, job, start, shards, kind)
+    # The trainer's arguments first: they set up the distributed state under `accelerate launch`
+    # (and make loading shard the weights under DeepSpeed ZeRO-3). Only rank 0 touches the folder.
+    args = sft_config(recipe, folder, kind)
+    main = args.process_index == 0
+    say = say if main else (lambda message: None)
     if job.resume and (final / RUN_CARD).is_file():
         say(f"stage {stage}: already finished in {final}")
-        return StageResult(stage, final, json.loads((final / RUN_CARD).read_text()), skipped_existing=True)
-    with state.main_process_first():
+        return StageResult(stage, final, json.loads((final / RUN_CARD).read_text()), skipped_existing=True, main_process=main)
+    with args.main_process_first(local=False):
         checkpoint = _prepare_folder(folder, record, job) if main else _last_checkpoint(folder)
 
     import datasets
@@ -229,8 +229,6 @@ def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], s
     from .tokens import add_memento_tokens
 
     set_seed(recipe.seed)
-    # the trainer's arguments first: under DeepSpeed ZeRO-3 they make loading shard the weights
-    args = sft_config(recipe, folder, kind)
     tokenizer = load_tokenizer(job.tokenizer or start, recipe.chat_template)
     model = load_model(start, "sdpa" if kind == "causal" else attention_implementation(kind, recipe.dense_backend))
     init = add_memento_tokens(model, tokenizer, recipe.embedding_noise_std, recipe.seed)
@@ -249,7 +247,7 @@ def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], s
         model=model,
         args=args,
         data_collator=MementoCollator(tokenizer.pad_token_id, None if stage == 1 else init.token_ids),
-        train_dataset=datasets.Dataset.from_list(examples),
+        train_dataset=datasets.Dataset.from_dict({k: [e[k] for e in examples] for k in ("input_ids", "labels", "row")}),
         processing_class=tokenizer,
     )
     if stage == 2:
@@ -262,8 +260,8 @@ def _run_stage(stage: int, job: TrainJob, start: str, shards: list[ShardFile], s
     if main:
         tokenizer.save_pretrained(str(final))
         write_json(final / RUN_CARD, card)  # last: its presence means the stage finished
-    state.wait_for_everyone()
-    return StageResult(stage, final, card)
+    trainer.accelerator.wait_for_everyone()
+    return StageResult(stage, final, card, main_process=main)
 
 
 def _last_checkpoint(folder: Path) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import ConfigError
+from ..teacher.base import Teacher
 from .config import CHECK_NAMES, CHECKS, ERROR, WARNING, CheckSpec, ValidateConfig
 from .integrity import check_manifest, check_twins
 from .reader import Input, open_input
@@ -98,17 +99,30 @@ def _teacher(spec: str | None):
     try:
         return make_teacher(spec)
     except ConfigError as error:  # the factory's hint speaks of --teacher; here the option is --judge
-        raise ConfigError(f"--judge {spec}: {error.message}", "use --judge heuristic (offline), or leave --judge out to read the recorded judge_scores") from None
+        raise ConfigError(f"--judge {spec}: {error.message}", "--judge openai:MODEL reads OPENAI_API_KEY and OPENAI_BASE_URL; "
+                          "--judge heuristic works offline; without --judge the recorded judge_scores are read") from None
 
 
-def validate(job: ValidateJob, progress: Progress | None = None) -> ValidationSummary:
-    """Check every record of ``job.path``; write the JSON report and passing shards if asked."""
-    started = time.perf_counter()
-    progress = progress or Progress()
+def validate(job: ValidateJob, progress: Progress | None = None, teacher: Teacher | None = None) -> ValidationSummary:
+    """Check every record of ``job.path``; write the JSON report and passing shards if asked.
+
+    ``teacher`` (a built teacher) re-judges every memento instead of the one ``config.judge`` names.
+    """
     if not 0.0 <= job.min_pass_rate <= 1.0:
         raise ConfigError(f"--min-pass-rate {job.min_pass_rate} is not between 0 and 1")
     source = open_input(job.path, job.input_config)
-    checker = Checker(job.config, _teacher(job.config.judge))
+    owned = teacher is None
+    teacher = teacher or _teacher(job.config.judge)
+    try:
+        return _validate(job, progress or Progress(), source, teacher)
+    finally:
+        if owned and teacher is not None and hasattr(teacher, "close"):
+            teacher.close()
+
+
+def _validate(job: ValidateJob, progress: Progress, source: Input, teacher: Teacher | None) -> ValidationSummary:
+    started = time.perf_counter()
+    checker = Checker(job.config, teacher)
     checker.counter(job.config.tokenizer or "cl100k_base")  # load before forking: workers inherit it
     report = Report()
     if source.manifest_root is not None and job.config.severity_of("manifest.integrity"):
@@ -120,6 +134,8 @@ def validate(job: ValidateJob, progress: Progress | None = None) -> ValidationSu
     header = {"input": str(source.root), "files": [f.relative for f in source.files], "config": job.config.as_dict(), "version": __version__}
     json_report = JsonReport(Path(job.json_report), header) if job.json_report else None
     workers = job.workers or os.cpu_count() or 1
+    if getattr(teacher, "concurrent", False):
+        workers = 1  # a network teacher holds a loop thread and connections: never fork it
     progress.start(source.rows)
     index = 0
     try:

@@ -2,10 +2,14 @@
 
 ``segment`` records every judge round per block (``judge_scores``) and keeps the best-judged
 draft, so a block's final score is the best of its rounds. With ``--judge SPEC`` the mementos are
-judged again through the teacher (the same rubric and answer validation as ``segment``).
+judged again through the teacher (the same rubric, prompt and answer validation as ``segment``):
+``heuristic`` offline, or ``openai:MODEL`` through the teacher engine (``OPENAI_BASE_URL``,
+``OPENAI_API_KEY``), whose answers are cached like ``segment``'s.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 from ..answers import parse_verdict
 from ..errors import TeacherAnswerError
@@ -23,14 +27,20 @@ def _recorded(record: Record) -> list[float | None] | None:
 
 def _rejudged(record: Record, teacher: Teacher) -> list[float | None]:
     problem = record.get("problem") or ""
-    scores: list[float | None] = []
-    for i, (block, memento) in enumerate(zip(record.blocks, record.mementos)):
-        request = JudgeRequest(problem, block, memento, i, tuple(record.mementos[:i]))
+    requests = [JudgeRequest(problem, block, memento, i, tuple(record.mementos[:i]))
+                for i, (block, memento) in enumerate(zip(record.blocks, record.mementos))]
+
+    def score(request: JudgeRequest) -> float | None:
         try:
-            scores.append(parse_verdict(teacher.judge(request)).score)
+            return parse_verdict(teacher.judge(request)).score
         except TeacherAnswerError:
-            scores.append(None)  # an unusable answer: this block is not judged
-    return scores
+            return None  # an unusable answer: this block is not judged
+
+    if getattr(teacher, "concurrent", False) and len(requests) > 1:
+        # a remote judge: the blocks of a record are asked at once, not one round trip after another
+        with ThreadPoolExecutor(len(requests)) as pool:
+            return list(pool.map(score, requests))
+    return [score(r) for r in requests]
 
 
 def min_score(record: Record, level: str, config: ValidateConfig, teacher: Teacher | None) -> list[Finding] | None:

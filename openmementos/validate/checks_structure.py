@@ -41,7 +41,8 @@ def tokens(record: Record, level: str) -> list[Finding] | None:
         texts.append(("answer", record.parsed.answer))
     for column in ("sentences", "block_summaries"):
         values = record.get(column)
-        if isinstance(values, list):
+        # one search over the joined list (a token cannot span the newline); locate only on a hit
+        if isinstance(values, list) and fmt.find_reserved("\n".join(v for v in values if isinstance(v, str))):
             texts += [(f"{column}[{i}]", v) for i, v in enumerate(values)]
     for where, text in texts:
         if isinstance(text, str):

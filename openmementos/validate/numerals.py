@@ -26,6 +26,8 @@ from fractions import Fraction
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _TABLE = bytes(ord("a") if c in _LETTERS else c if c in b"0123456789.,/" else 0x20 for c in range(256))
 _DIGITS = frozenset(b"0123456789")
+# tokens that are words (now runs of "a"), maybe with a full stop or comma: dropped in one set difference
+_WORDS = frozenset(b"a" * n + end for n in range(1, 48) for end in (b"", b".", b",", b"..", b"..."))
 # within one token: digits glued after a letter, "_" or "." are not a number (x1, a_2, .5)
 _NUMBER = re.compile(rb"(?<![a.\d])(\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d+(?:\.\d+)?)(?:/(\d+(?:\.\d+)?)(?![\d.]))?")
 _FRAC = re.compile(r"\\[dt]?frac\s*(?:\{\s*(\d+(?:\.\d+)?)\s*\}\s*\{\s*(\d+(?:\.\d+)?)\s*\}|(\d)(\d))")
@@ -89,8 +91,8 @@ def atoms(text: str) -> tuple[set[str], set[str]]:
     """``(stated, derived)``: canonical values written in ``text``, and the values of its fractions."""
     stated: set[str] = set()
     derived: set[str] = set()
-    data = text.encode("utf-8", "replace")
-    for token in set(data.translate(_TABLE).split()):  # each distinct word once
+    data = text.encode("utf-8", "surrogatepass")
+    for token in set(data.translate(_TABLE).split()) - _WORDS:  # each distinct token once
         if token[0] not in _DIGITS and b"/" not in token:
             continue  # a word or a name like x1 (N/63 still holds a number)
         found = _CACHE.get(token)

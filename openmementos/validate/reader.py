@@ -100,7 +100,7 @@ def _open_parquet(path: Path, relative: str, root: Path) -> tuple[InputFile, lis
         meta = pq.ParquetFile(path)
         schema = meta.schema_arrow
     except (pa.ArrowException, OSError) as error:
-        raise InputError(f"{relative} is not a readable Parquet file: {error}", "re-download or re-write it; nothing was checked") from None
+        raise InputError(f"{relative} is not a readable Parquet file: {_one_line(error)}", "re-download or re-write it; nothing was checked") from None
     companion = None
     if relative.startswith("full/") and (root / "data" / path.name).is_file():
         companion = f"data/{path.name}"
@@ -157,15 +157,18 @@ def open_input(path: str | Path, config: str = "auto") -> Input:
 def read_unit(unit: Unit) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
     """``(row number within the file, row)`` for every row of the unit, in order, a batch at a time."""
     if unit.file.kind == "parquet":
-        handle = pq.ParquetFile(unit.file.path)
         row = unit.start
-        for batch in handle.iter_batches(batch_size=BATCH_ROWS, row_groups=[unit.part], use_threads=False):
-            # column by column, then zipped: a third of the cost of RecordBatch.to_pylist()
-            columns = batch.to_pydict()
-            names = list(columns)
-            for values in zip(*columns.values()):
-                yield row, dict(zip(names, values))
-                row += 1
+        try:
+            batches = pq.ParquetFile(unit.file.path).iter_batches(batch_size=BATCH_ROWS, row_groups=[unit.part], use_threads=False)
+            for batch in batches:
+                # column by column, then zipped: a third of the cost of RecordBatch.to_pylist()
+                columns = batch.to_pydict()
+                names = list(columns)
+                for values in zip(*columns.values()):
+                    yield row, dict(zip(names, values))
+                    row += 1
+        except (pa.ArrowException, OSError) as error:
+            raise _unreadable(unit, error) from None
         return
     with open(unit.file.path, "rb") as handle:
         handle.seek(unit.offset)
@@ -192,9 +195,23 @@ def parse_line(line: bytes) -> dict[str, Any] | BadLine:
     return value if isinstance(value, dict) else BadLine(text, f"a JSON {type(value).__name__}, not an object")
 
 
-def read_table(unit: Unit, columns: list[str] | None = None) -> pa.Table:
+def read_table(unit: Unit) -> pa.Table:
     """The unit's rows as an Arrow table, in the file's own schema (for writing passing rows)."""
-    return pq.ParquetFile(unit.file.path).read_row_group(unit.part, columns=columns)
+    try:
+        return pq.ParquetFile(unit.file.path).read_row_group(unit.part)
+    except (pa.ArrowException, OSError) as error:
+        raise _unreadable(unit, error) from None
+
+
+def _one_line(error: Exception) -> str:
+    """Arrow's message, printable and on one line (a damaged footer can put raw bytes in it)."""
+    text = " ".join(str(error).split())
+    return "".join(c if c.isprintable() else "?" for c in text)[:200]
+
+
+def _unreadable(unit: Unit, error: Exception) -> InputError:
+    return InputError(f"{unit.file.relative}: row group {unit.part} cannot be read: {_one_line(error)}",
+                      "the file is damaged: re-download or re-write it (rows before it were checked)")
 
 
 def read_lines(unit: Unit) -> list[bytes]:

@@ -19,6 +19,8 @@ from .config import CHECKS, ERROR
 from .record import RecordResult
 
 DISTRIBUTIONS = ("blocks_per_trace", "tokens_per_block", "tokens_per_memento", "ratio", "compression")
+MAX_DOMAINS = 32        # more distinct domain names than this go together under OTHER, so memory stays flat
+OTHER = "(other)"
 
 
 def quantiles(counts: Counter) -> dict[str, float] | None:
@@ -87,7 +89,8 @@ class Report:
             self.warning_records[check] += 1
         self.findings.update(f.check for f in result.findings)
         self.skipped.update(result.skipped)
-        self.domains.setdefault(result.domain, DomainStats()).add(result)
+        domain = result.domain if result.domain in self.domains or len(self.domains) < MAX_DOMAINS else OTHER
+        self.domains.setdefault(domain, DomainStats()).add(result)
         if not result.passed:
             badness = sum(f.weight for f in result.errors)
             self._seq += 1  # ties go to the earlier record

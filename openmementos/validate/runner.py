@@ -11,16 +11,19 @@ import multiprocessing
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ..errors import InputError
 from ..teacher.base import Teacher
 from ..tokens import TokenCounter, make_counter
 from . import checks_faithfulness as faith
 from . import checks_judge as judge
 from . import checks_sizes as sizes
-from . import checks_style as style
 from . import checks_structure as structure
+from . import checks_style as style
 from .config import ERROR, ValidateConfig
 from .reader import BadLine, Unit, read_unit
 from .record import Finding, Record, RecordResult
+
+_FAITHFULNESS = ("faithfulness.recall", "faithfulness.hallucination", "faithfulness.lookahead")  # the checks that need numbers
 
 
 @dataclass(slots=True)
@@ -60,8 +63,10 @@ def check_row(checker: Checker, row: int, origin: str, data: dict[str, Any] | Ba
         record.bad = structure.bad_columns(found)
         result.findings += found
     record.parse()
+    # sizes feed the report's distributions, so they are always taken (cheap when recorded);
+    # the numbers of every text are the costliest step, taken only for the faithfulness checks
     stats = sizes.stats(record, config, checker.counter) if record.parsed is not None else None
-    known = faith.facts(record)
+    known = faith.facts(record) if any(level(n) for n in _FAITHFULNESS) else None
     longer = level("sizes.memento_longer_than_block") is not None
     plan = (
         ("structure.tokens", lambda lv: structure.tokens(record, lv)),
@@ -110,9 +115,12 @@ def _init(checker: Checker) -> None:
     _WORKER = checker
 
 
-def _work(unit: Unit) -> list[RecordResult]:
+def _work(unit: Unit) -> list[RecordResult] | tuple[str, str]:
     assert _WORKER is not None
-    return check_unit(_WORKER, unit)
+    try:
+        return check_unit(_WORKER, unit)
+    except InputError as error:  # sent back as values: a pickled exception would lose its hint
+        return error.message, error.hint
 
 
 def run_units(checker: Checker, units: list[Unit], workers: int) -> Iterator[tuple[Unit, list[RecordResult]]]:
@@ -123,4 +131,7 @@ def run_units(checker: Checker, units: list[Unit], workers: int) -> Iterator[tup
         return
     # fork: workers inherit the loaded tokenizer instead of rebuilding it
     with multiprocessing.get_context("fork").Pool(min(workers, len(units)), _init, (checker,)) as pool:
-        yield from zip(units, pool.imap(_work, units))
+        for unit, results in zip(units, pool.imap(_work, units)):
+            if isinstance(results, tuple):
+                raise InputError(*results)
+            yield unit, results
