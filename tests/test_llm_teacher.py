@@ -83,7 +83,7 @@ def test_a_trace_whose_requests_always_fail_is_quarantined_as_request_failed(tmp
         summary = run_segment(job(data, tmp_path / "out", options(server, tmp_path, max_attempts=3)))
     assert summary.kept == 2 and summary.quarantined == 1
     record = json.loads(next((tmp_path / "out" / "quarantine").glob("*.jsonl")).read_text().splitlines()[0])
-    assert record["reason"] == "teacher_request_failed" and "InternalServerError" in record["detail"]
+    assert record["reason"] == "teacher_request_failed" and "HTTP 500" in record["detail"]
 
 @pytest.mark.slow
 def test_wrong_counts_are_asked_again_and_cut_answers_get_a_larger_budget(tmp_path):

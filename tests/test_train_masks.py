@@ -195,3 +195,19 @@ def test_content_of_a_finished_block_cannot_reach_later_tokens_except_through_it
     assert (after[0, z0 - 1] - before[0, z0 - 1]).abs().max() > 1e-4         # the memento still saw its block
     causal = _logits(model, {**batch, "input_ids": changed}, batch["attention_mask"])
     assert (causal[0, z0:] - before[0, z0:]).abs().max() > 1e-4              # without the mask it would leak
+
+
+def test_the_trainer_side_forward_turns_collator_metadata_into_the_same_mask():
+    from openmementos.train.attention import attach_memento_attention
+
+    batch = _batch()
+    meta = masks.MaskMetadata(batch["memento_block"], batch["memento_role"], batch["memento_done"])
+    model = _model("sdpa")
+    expected = _logits(model, batch, dense_mask(meta))
+    attach_memento_attention(model, MaskPolicy(), "dense")
+    assert model.memento_attention == ("dense", MaskPolicy())
+    with torch.no_grad():
+        got = model(**{k: v for k, v in batch.items() if k != "labels"}).logits      # 2D mask + metadata, as batched
+        plain = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
+    torch.testing.assert_close(got, expected)
+    assert (plain - expected).abs().max() > 1e-2                                 # no metadata: plain causal

@@ -171,3 +171,13 @@ def test_a_bad_jsonl_line_is_a_schema_failure_of_that_record():
     result = check_row(Checker(ValidateConfig()), 4, "x.jsonl#4", parse_line(b"{not json\n"))
     assert [f.check for f in result.errors] == ["structure.schema"] and "line 5: not JSON" in result.errors[0].message
     assert json.loads(json.dumps(result.as_dict()))["passed"] is False
+
+
+def test_readme_documents_every_check_with_its_default_level():
+    from pathlib import Path
+
+    from openmementos.validate import CHECKS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for spec in CHECKS:
+        assert f"| `{spec.name}` | {spec.severity} |" in readme, spec.name

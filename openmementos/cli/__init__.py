@@ -28,6 +28,8 @@ def _register() -> None:
     from . import train  # noqa: F401
     from . import validate  # noqa: F401
     from . import cache  # noqa: F401
+    from . import eval  # noqa: F401
+    from . import hub  # noqa: F401
 
 
 @app.callback()

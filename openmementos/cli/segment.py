@@ -130,6 +130,8 @@ def segment(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the on-disk answer cache.", rich_help_panel=_TEACHER)] = False,
     cache_path: Annotated[Optional[Path], typer.Option(help="Answer cache file (default: ~/.cache/openmementos/teacher-cache.sqlite).", rich_help_panel=_TEACHER)] = None,
     prices: Annotated[Optional[Path], typer.Option(help='Price table JSON: {"model": {"input": USD/M, "cached_input": USD/M, "output": USD/M}}.', rich_help_panel=_TEACHER)] = None,
+    batch_api: Annotated[bool, typer.Option("--batch-api", help="Send the LLM teacher's requests through the OpenAI Batch API, at its half price: rounds of JSONL batches (one per step the traces wait on; answers may take up to 24 h each), failed lines asked again. Re-running the same command after a crash polls the batches already submitted (OUT/.openmementos/batches.jsonl) instead of sending them again.", rich_help_panel=_TEACHER)] = False,
+    batch_poll_seconds: Annotated[float, typer.Option(help="With --batch-api: seconds before the first poll of a submitted batch; the wait grows to 10x.", min=0.0, rich_help_panel=_TEACHER)] = 60.0,
     tokenizer: Annotated[Optional[str], typer.Option(help="Count tokens with 'cl100k_base' (default), 'o200k_base', or a Hugging Face tokenizer.json (file or model folder) to size blocks in the student's tokens.", rich_help_panel=_TEACHER)] = None,
     min_tokens: Annotated[int, typer.Option(help="Drop traces whose thinking has fewer tokens.", min=1, rich_help_panel=_SELECT)] = _SELECT_DEFAULTS.min_tokens,
     max_tokens: Annotated[int, typer.Option(help="Drop traces whose thinking has more tokens.", min=1, rich_help_panel=_SELECT)] = _SELECT_DEFAULTS.max_tokens,
@@ -225,6 +227,10 @@ def segment(
         from ..retry import retry_quarantine as retry
 
         summary = retry(job, ProgressReporter(console))
+    elif batch_api:
+        from ..batchrun import ConsoleBatchProgress, run_batch_segment
+
+        summary = run_batch_segment(job, ProgressReporter(console), poll_seconds=batch_poll_seconds, progress=ConsoleBatchProgress(console))
     else:
         summary = run_segment(job, ProgressReporter(console))
     if json_summary:

@@ -9,28 +9,41 @@ errors with exponential backoff and jitter, honours Retry-After on 429, and keep
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import openai
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import TeacherError
 from .limits import RateLimiter
 
-RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
+try:  # the HTTP client the openai SDK itself uses (httpx, or its httpx2 fork where installed)
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover - depends on the environment
+    import httpx
+
+
+class TeacherHTTPError(Exception):
+    """An HTTP-level failure: a status the server answered, or a timeout / connection error."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        # no status: timeout or connection error; 429: busy; 5xx: the server's trouble
+        return self.status is None or self.status == 429 or self.status >= 500
 
 
 def _retryable(error: BaseException) -> bool:
-    if isinstance(error, RETRYABLE):
-        return True
-    return isinstance(error, openai.APIStatusError) and error.status_code >= 500
+    return isinstance(error, TeacherHTTPError) and error.retryable
 
 
-def retry_after_seconds(error: BaseException) -> float | None:
-    response = getattr(error, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
+def _retry_after(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
@@ -40,7 +53,7 @@ def retry_after_seconds(error: BaseException) -> float | None:
 @dataclass(slots=True)
 class Endpoint:
     base_url: str
-    client: openai.AsyncOpenAI
+    client: Any                        # httpx.AsyncClient
     failures: int = 0                  # consecutive
     out_until: float = 0.0
     structured_output: bool = True     # cleared when the server refuses json_schema
@@ -69,8 +82,15 @@ class Engine:
     def __post_init__(self) -> None:
         if not self.base_urls:
             raise TeacherError("no base URL for the teacher", "pass --base-url or set OPENAI_BASE_URL")
+        # Plain HTTP with JSON, not the SDK's typed models: the SDK's request building and
+        # response parsing cost about twice the CPU per request (benchmarks/bench_teacher.py).
         self.endpoints = [
-            Endpoint(url, openai.AsyncOpenAI(base_url=url, api_key=self.api_key, timeout=self.timeout, max_retries=0))
+            Endpoint(url, httpx.AsyncClient(
+                base_url=url.rstrip("/") + "/",
+                headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
+                timeout=self.timeout,
+                limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
+            ))
             for url in self.base_urls
         ]
         self._next = 0
@@ -88,8 +108,7 @@ class Engine:
 
     def _wait(self, state) -> float:
         error = state.outcome.exception() if state.outcome else None
-        after = retry_after_seconds(error) if isinstance(error, openai.RateLimitError) else None
-        if after is not None:
+        if isinstance(error, TeacherHTTPError) and error.status == 429 and error.retry_after is not None:
             return 0.0  # the limiter already pauses every request until Retry-After has passed
         return wait_random_exponential(multiplier=0.5, max=self.max_backoff)(state)
 
@@ -111,29 +130,41 @@ class Engine:
 
     async def _once(self, model, messages, params, schema_name, schema) -> Completion:
         endpoint = self._pick()
-        kwargs = dict(params)
+        body = {"model": model, "messages": messages, **params}
         if schema is not None and endpoint.structured_output:
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
         try:
-            response = await endpoint.client.chat.completions.create(model=model, messages=messages, **kwargs)
-        except openai.BadRequestError as error:
-            if "response_format" in kwargs and "response_format" in str(error).lower():
+            response = await endpoint.client.post("chat/completions", content=json.dumps(body))
+        except httpx.TimeoutException as error:
+            self._failed(endpoint, None)
+            raise TeacherHTTPError(f"timed out after {self.timeout:g}s ({type(error).__name__})") from None
+        except httpx.TransportError as error:
+            self._failed(endpoint, None)
+            raise TeacherHTTPError(f"connection failed: {type(error).__name__}: {error}") from None
+        if response.status_code != 200:
+            text = response.text[:500]
+            if response.status_code == 400 and "response_format" in body and "response_format" in text.lower():
                 endpoint.structured_output = False  # this server cannot do it: ask in plain JSON from now on
                 return await self._once(model, messages, params, schema_name, schema)
-            raise
-        except Exception as error:
-            if _retryable(error):
+            error = TeacherHTTPError(f"HTTP {response.status_code}: {text}", response.status_code,
+                                     _retry_after(response.headers.get("retry-after")))
+            if error.retryable:
                 self._failed(endpoint, error)
-            raise
+            raise error
+        try:
+            data = json.loads(response.content)
+            choice = data["choices"][0]
+            content = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            self._failed(endpoint, None)
+            raise TeacherHTTPError(f"not a chat completion: {response.text[:200]}", 502) from None
         endpoint.failures = 0
         self.limiter.succeeded()
-        choice = response.choices[0]
-        usage = response.usage.model_dump() if response.usage is not None else {}
-        return Completion(choice.message.content or "", choice.finish_reason or "stop", usage, response.model or model)
+        return Completion(content, choice.get("finish_reason") or "stop", data.get("usage") or {}, data.get("model") or model)
 
-    def _failed(self, endpoint: Endpoint, error: BaseException) -> None:
-        if isinstance(error, openai.RateLimitError):
-            self.limiter.throttled(retry_after_seconds(error))
+    def _failed(self, endpoint: Endpoint, error: TeacherHTTPError | None) -> None:
+        if error is not None and error.status == 429:
+            self.limiter.throttled(error.retry_after)
             return  # being busy is not being broken: the endpoint stays in rotation
         endpoint.failures += 1
         if endpoint.failures >= self.failure_threshold and len(self.endpoints) > 1:
@@ -142,4 +173,4 @@ class Engine:
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
-            await endpoint.client.close()
+            await endpoint.client.aclose()

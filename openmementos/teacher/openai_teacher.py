@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import openai
 
@@ -21,7 +21,7 @@ from ..answers import parse_boundary_scores, parse_memento, parse_verdict
 from ..errors import TeacherAnswerError, TeacherError
 from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
 from .cache import AnswerCache, cache_key
-from .engine import Engine
+from .engine import Engine, TeacherHTTPError
 from .ledger import Ledger
 from .limits import LoopThread
 from .prompting import Call, boundary_call, compress_call, judge_call, refine_call
@@ -42,6 +42,26 @@ class RoleConfig:
         if self.reasoning_effort:
             params["reasoning_effort"] = self.reasoning_effort
         return params
+
+
+class Deferred(BaseException):
+    """A cache miss in deferred mode: the request was recorded for the Batch API, the trace stops.
+
+    A BaseException, not an Exception, so the stages and the pipeline's per-trace error handling
+    (which count any Exception as a failed trace) let it through to the batch driver.
+    """
+
+    def __init__(self, custom_id: str) -> None:
+        super().__init__(custom_id)
+        self.custom_id = custom_id
+
+
+class Defer(Protocol):
+    """What ``OpenAITeacher.defer`` holds (``openmementos.teacher.batch.Collector``)."""
+
+    def miss(self, custom_id: str, role: str, body: dict[str, Any]) -> None:
+        """Record ``body`` and raise :class:`Deferred`, raise :class:`TeacherAnswerError`, or
+        return to have the request sent now."""
 
 
 def _decode(content: str) -> Any:
@@ -67,6 +87,7 @@ class OpenAITeacher:
         self.answer_retries = answer_retries
         self.endpoint_class = endpoint_class
         self.max_tokens_cap = max_tokens_cap
+        self.defer: Defer | None = None   # set: cache misses go to the Batch API instead (batchrun)
         self._loop = LoopThread()
 
     def describe(self) -> dict[str, Any]:
@@ -85,7 +106,15 @@ class OpenAITeacher:
 
     def score_many(self, requests: list[BoundaryRequest]) -> list[dict[str, Any]]:
         async def gather() -> list[dict[str, Any]]:
-            return list(await asyncio.gather(*(self._scores(r) for r in requests)))
+            if self.defer is None:
+                return list(await asyncio.gather(*(self._scores(r) for r in requests)))
+            # Deferred: every window's miss is recorded before the trace stops, so one batch
+            # round answers all of them (not one round per window).
+            answers = await asyncio.gather(*(self._scores(r) for r in requests), return_exceptions=True)
+            failures = [a for a in answers if isinstance(a, BaseException)]
+            if failures:
+                raise next((f for f in failures if isinstance(f, Deferred)), failures[0])
+            return list(answers)
 
         return self._loop.run(gather())
 
@@ -154,31 +183,50 @@ class OpenAITeacher:
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.ledger.hit(call.role)
             return hit
+        if self.defer is not None:
+            # the body Engine._once sends for this call
+            body: dict[str, Any] = {"model": config.model, "messages": [dict(m) for m in messages], **params}
+            if call.schema is not None:
+                body["response_format"] = {"type": "json_schema", "json_schema": {"name": call.schema_name, "schema": call.schema, "strict": False}}
+            self.defer.miss(key, call.role, body)
         engine = self.engines[call.role]
         try:
             completion = await engine.complete(
                 config.model, messages, params, call.schema_name, call.schema,
                 estimated_tokens=sum(len(m["content"]) for m in messages) // 4,
             )
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
-            # No trace can succeed with a refused key: stop the run, do not quarantine everything.
-            raise TeacherError(
-                f"the teacher server refused the API key ({error.status_code})",
-                "check OPENAI_API_KEY (or --api-key) for this base URL",
-            ) from None
-        except openai.NotFoundError:
-            raise TeacherError(
-                f"the teacher server does not know the model {config.model!r} (404)",
-                "check --teacher openai:MODEL against the server's /v1/models",
-            ) from None
-        except openai.OpenAIError as error:
+        except TeacherHTTPError as error:
+            if error.status in (401, 403):
+                # No trace can succeed with a refused key: stop the run, do not quarantine everything.
+                raise TeacherError(
+                    f"the teacher server refused the API key ({error.status})",
+                    "check OPENAI_API_KEY (or --api-key) for this base URL",
+                ) from None
+            if error.status == 404:
+                raise TeacherError(
+                    f"the teacher server does not know the model {config.model!r} (404)",
+                    "check --teacher openai:MODEL against the server's /v1/models",
+                ) from None
             self.ledger.failure(call.role)
-            raise TeacherAnswerError(f"{call.role}: request failed after retries: {type(error).__name__}: {_scrub(str(error), engine.api_key)}", [], "teacher_request_failed") from None
+            raise TeacherAnswerError(f"{call.role}: request failed after retries: {_scrub(str(error), engine.api_key)}", [], "teacher_request_failed") from None
         self.ledger.record(call.role, config.model, completion.usage)
         value = {"content": completion.content, "finish_reason": completion.finish_reason, "usage": completion.usage, "model": completion.model}
         if self.cache is not None:
             self.cache.put(key, value)
         return value
+
+    def store_batch_answer(self, custom_id: str, role: str, body: dict[str, Any], ledger: Ledger | None = None) -> None:
+        """Cache a Batch API answer (a ``chat.completion`` body) under its ``custom_id`` (the cache
+        key its request was deferred under) exactly as :meth:`_complete` caches a synchronous
+        one, and record its usage at the batch price in ``ledger`` (default: the teacher's)."""
+        if self.cache is None:
+            raise TeacherError("the Batch API needs the answer cache", "drop --no-cache")
+        model = self.roles[role].model
+        choice = body["choices"][0]   # read as Engine._once reads a synchronous answer
+        value = {"content": choice["message"].get("content") or "", "finish_reason": choice.get("finish_reason") or "stop",
+                 "usage": body.get("usage") or {}, "model": body.get("model") or model}
+        (ledger or self.ledger).record(role, model, value["usage"], batch=True)
+        self.cache.put(custom_id, value)
 
 
 def _scrub(text: str, secret: str) -> str:

@@ -24,8 +24,16 @@ class Facts:
     blocks: list[set[str]]        # every value (stated and fraction values) of each block
     stated: list[set[str]]        # values each memento writes out
     mementos: list[set[str]]      # every value of each memento
-    answer: set[str]
+    answer_text: str
     finals: list[str | None]      # each block's final value
+    _answer: set[str] | None = None
+
+    @property
+    def answer(self) -> set[str]:
+        # read only when a memento states a value found nowhere before it: usually never
+        if self._answer is None:
+            self._answer = _values(self.answer_text)
+        return self._answer
 
 
 def _values(text: str) -> set[str]:
@@ -45,7 +53,7 @@ def facts(record: Record) -> Facts | None:
             blocks=[_values(b) for b in record.blocks],
             stated=[s for s, _ in memento_atoms],
             mementos=[s | d for s, d in memento_atoms],
-            answer=_values(record.parsed.answer),
+            answer_text=record.parsed.answer,
             finals=[final_value(b) for b in record.blocks],
         )
     return record.cache["facts"]

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from .schema import row_schema
 
 SUFFIXES = (".parquet", ".jsonl")
@@ -69,8 +69,11 @@ class BadLine:
         self.text, self.reason = text, reason
 
 
-def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+def _data_files(folder: Path, nested: bool = True) -> list[Path]:
+    """Parquet and JSONL files under ``folder`` in sorted order; hidden files and rejects/ left out."""
+    found = folder.rglob("*") if nested else folder.iterdir()
+    return sorted(p for p in found if p.is_file() and p.suffix in SUFFIXES
+                  and not any(part.startswith(".") or part == "rejects" for part in p.relative_to(folder).parts))
 
 
 def _choose(path: Path, config: str) -> tuple[Path, list[Path], Path | None]:
@@ -82,13 +85,12 @@ def _choose(path: Path, config: str) -> tuple[Path, list[Path], Path | None]:
     wanted = {"auto": ("full", "data"), "full": ("full",), "default": ("data",)}[config]
     for name in wanted:
         if (path / name).is_dir() and _data_files(path / name):
-            return path, _data_files(path / name), path
+            return path, _data_files(path / name), path if (path / "manifest.json").is_file() else None
     if config != "auto":
         raise InputError(f"{path} has no {wanted[0]}/ folder of shards", "drop --config, or point at a segment output folder")
-    files = _data_files(path)
-    if not files:  # e.g. a downloaded dataset with its own nesting; rejects/ hold dropped rows, not data
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES
-                       and "rejects" not in p.relative_to(path).parts and not any(s.startswith(".") for s in p.relative_to(path).parts))
+    # the files of this folder, else of its subfolders (a dataset with its own nesting);
+    # rejects/ hold rows segment dropped, not data
+    files = _data_files(path, nested=False) or _data_files(path)
     manifest_root = path if (path / "manifest.json").is_file() else None
     if manifest_root is None and path.name in ("data", "full") and (path.parent / "manifest.json").is_file():
         return path.parent, files, path.parent
@@ -102,8 +104,8 @@ def _open_parquet(path: Path, relative: str, root: Path) -> tuple[InputFile, lis
     except (pa.ArrowException, OSError) as error:
         raise InputError(f"{relative} is not a readable Parquet file: {_one_line(error)}", "re-download or re-write it; nothing was checked") from None
     companion = None
-    if relative.startswith("full/") and (root / "data" / path.name).is_file():
-        companion = f"data/{path.name}"
+    if relative.startswith("full/") and (root / "data" / relative[len("full/"):]).is_file():
+        companion = "data/" + relative[len("full/"):]
     file = InputFile(path, relative, "parquet", meta.metadata.num_rows, row_schema().arrow_problems(schema), companion)
     units, start = [], 0
     for group in range(meta.metadata.num_row_groups):
@@ -137,7 +139,7 @@ def open_input(path: str | Path, config: str = "auto") -> Input:
     """Find the files under ``path`` and plan the units of work; raise InputError if there is nothing to check."""
     path = Path(path)
     if config not in CONFIGS:
-        raise InputError(f"unknown --config {config!r}", f"use one of {', '.join(CONFIGS)}")
+        raise ConfigError(f"unknown --config {config!r}", f"use one of {', '.join(CONFIGS)}")
     if not path.exists():
         raise InputError(f"{path} does not exist", "pass a segment output folder, a Parquet or JSONL file, or a folder of them")
     root, paths, manifest_root = _choose(path, config)
