@@ -80,12 +80,15 @@ def _cost(ledger: Ledger) -> float | None:
 
 
 def run_batch_segment(job: SegmentJob, reporter: Reporter | None = None, teacher: Teacher | None = None,
-                      poll_seconds: float = 60.0, progress: BatchProgress | None = None, line_attempts: int = 3) -> RunSummary:
+                      poll_seconds: float = 60.0, progress: BatchProgress | None = None, line_attempts: int = 3,
+                      round_requests: int = 100_000) -> RunSummary:
     """Run (or resume) ``job`` with its LLM teacher's requests sent through the Batch API.
 
     Re-running the same job after a crash (even ``kill -9``) polls the batches already submitted
     (tracked in ``OUT/.openmementos/batches.jsonl``) instead of sending them again. The
     manifest's cost is the batch price of every request this output folder's batches answered.
+    A round holds at most about ``round_requests`` requests (memory, and the API's queue limits);
+    traces beyond them wait for a later round.
     """
     progress = progress or BatchProgress()
     owned = teacher is None
@@ -101,7 +104,7 @@ def run_batch_segment(job: SegmentJob, reporter: Reporter | None = None, teacher
         journal = open_journal(job.out, config, job.overwrite)
         runner = BatchRunner(teacher, BatchLog(journal.state_dir), poll_seconds, line_attempts, progress.status)
         try:
-            _rounds(job, teacher, counter, runner, progress)
+            _rounds(job, teacher, counter, runner, progress, round_requests)
         finally:
             runner.close()
         # The final pass: every answer is cached; the ledger starts from what the batches cost.
@@ -115,7 +118,8 @@ def run_batch_segment(job: SegmentJob, reporter: Reporter | None = None, teacher
             teacher.close()
 
 
-def _rounds(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, runner: BatchRunner, progress: BatchProgress) -> None:
+def _rounds(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, runner: BatchRunner, progress: BatchProgress,
+            round_requests: int) -> None:
     unfinished = runner.log.unfinished()
     if unfinished:
         result = runner.resume()
@@ -125,7 +129,7 @@ def _rounds(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, runn
     while True:
         collector = Collector(runner.given_up())
         teacher.defer = collector
-        waiting = _defer_round(job, teacher, counter, finished)
+        waiting = _defer_round(job, teacher, counter, finished, collector, round_requests)
         if not collector.requests:
             return
         number = runner.log.next_round
@@ -135,8 +139,10 @@ def _rounds(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, runn
         progress.round_done(number, result, _cost(runner.ledger()), len(runner.given_up()))
 
 
-def _defer_round(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, finished: set[int]) -> int:
-    """Run every unfinished trace as far as the cache goes; return how many wait on a request."""
+def _defer_round(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, finished: set[int],
+                 collector: Collector, round_requests: int) -> int:
+    """Run unfinished traces as far as the cache goes, until ``collector`` holds ``round_requests``
+    requests; return how many traces wait on one."""
     plan = job.sampling
     # A fresh plan each round, fed every row in order: the same traces as the final pass takes.
     stratifier = Stratifier(plan.domain_mix, plan.total, plan.difficulty_mix, plan.seed, plan.keep_fraction) if plan else None
@@ -156,6 +162,8 @@ def _defer_round(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter,
             waiting += 1
             if result.sentences and not result.boundary_scores:
                 _ask_every_window(result, teacher, job.scoring)
+            if len(collector.requests) >= round_requests:
+                break
             continue
         finished.add(raw.index)
     return waiting

