@@ -17,7 +17,15 @@ from typing import Any
 
 from .errors import ConfigError, TeacherAnswerError
 from .journal import finished_manifest, open_journal
-from .pipeline import Annotator, Reporter, RunSummary, SegmentJob, _prepare, job_config, run_segment
+from .pipeline import (
+    Annotator,
+    Reporter,
+    RunSummary,
+    SegmentJob,
+    _prepare,
+    job_config,
+    run_segment,
+)
 from .records import Trace
 from .scoring import ScoreConfig, _request, windows
 from .select import Stratifier

@@ -253,7 +253,9 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
                 raw, item, stratum = pending.popleft()
                 result = item.result() if isinstance(item, Future) else item
                 _consume(chunk, raw, result, provenance)
-                if stratum is not None and isinstance(result, Trace):
+                if stratum is not None:
+                    # counted when the plan took it, whatever the later stages made of it: the
+                    # same count the main process's stratifier keeps, so a resume agrees with it
                     taken[stratum] += 1
                 reporter.advance(*_deltas(result))
                 # Stop at the row that fills the plan: the same row however work was scheduled.
@@ -263,8 +265,9 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
                     chunk = _Chunk(raw.index + 1)
                 return finished
 
-            finished = False
-            for raw in source:
+            # a resumed run whose plan was already filled reads no further row
+            finished = stratifier is not None and stratifier.is_done(taken)
+            for raw in source if not finished else ():
                 if raw.index < journal.next_input:
                     continue
                 if job.partition is not None and raw.index % job.partition.count != job.partition.index:

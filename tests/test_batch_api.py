@@ -203,4 +203,40 @@ def test_a_round_split_into_several_batches_and_capped_in_requests_gives_the_sam
     log = [json.loads(line) for line in (tmp_path / "out" / ".openmementos" / "batches.jsonl").read_text().splitlines()]
     per_round = Counter(line["round"] for line in log if line["step"] == "submitted")
     assert max(sizes) <= 7 and max(per_round.values()) > 1, "no round was split into several batches"
+    requests = Counter()
+    for line in log:
+        if line["step"] == "uploaded":
+            requests[line["round"]] += line["requests"]
+    assert max(requests.values()) < 76, "the first round was not capped (uncapped, it holds all 76 scoring windows)"
     assert summary.kept == TRACES and shas(tmp_path / "out") == reference["shas"]
+
+
+def test_a_file_uploaded_before_a_crash_is_submitted_on_restart_not_uploaded_again(tmp_path, reference):
+    from openmementos.batchrun import _defer_round
+    from openmementos.journal import open_journal
+    from openmementos.pipeline import job_config
+    from openmementos.teacher.batch import BatchLog, BatchRunner, Collector
+    from openmementos.teacher.factory import make_teacher
+    from openmementos.tokens import make_counter
+
+    out = tmp_path / "out"
+    with FakeOpenAI(batch_polls=1) as server:
+        run_job = make_job(reference["data"], out, server, tmp_path / "c.sqlite", reference["prices"])
+        # the first run's steps, up to the upload of round 1; then it "dies"
+        teacher, counter = make_teacher(run_job.teacher, run_job.teacher_options), make_counter(None)
+        journal = open_journal(out, job_config(run_job, teacher, counter))
+        collector = Collector()
+        teacher.defer = collector
+        _defer_round(run_job, teacher, counter, set(), collector, 10**6)
+        BatchRunner(teacher, BatchLog(journal.state_dir))._upload("r0001-p000", 1, list(collector.requests.values()))
+        teacher.close()
+        assert server.stats.endpoints["POST /v1/files"] == 1 and server.stats.endpoints["POST /v1/batches"] == 0
+
+        summary = run_batch_segment(run_job, poll_seconds=0)
+        sent = Counter(line["custom_id"] for lines in submitted_files(server) for line in lines)
+        assert no_chat_completions(server)
+    steps = [json.loads(line) for line in (out / ".openmementos" / "batches.jsonl").read_text().splitlines()]
+    first = [s for s in steps if s["name"] == "r0001-p000"]
+    assert [s["step"] for s in first] == ["uploaded", "submitted", "fetched"]
+    assert first[0]["input_file_id"] == first[1]["input_file_id"] and max(sent.values()) == 1
+    assert summary.kept == TRACES and shas(out) == reference["shas"]

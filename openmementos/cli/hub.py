@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import ConfigError
 from ..validate import ValidateConfig
 from . import app
 
@@ -109,8 +110,10 @@ def stats(
     data = load(shards, config_name, tokenizer)
     paths = []
     if png is not None:
-        from ..hub.plots import write_pngs
-
+        try:
+            from ..hub.plots import write_pngs
+        except ImportError as error:
+            raise ConfigError(f"--png needs matplotlib ({error})", "pip install 'openmementos[hub]'") from None
         paths = write_pngs(data, png)
     if as_json:
         typer.echo(json.dumps({**summary(data), "png": [str(p) for p in paths]}, indent=2))

@@ -159,9 +159,9 @@ def sizes_markdown(facts: CardFacts) -> str:
 
 def validation_markdown(facts: CardFacts) -> str:
     v = facts.validation
-    lines = [f"Every record was checked with `openmementos validate` (structure, sizes, faithfulness, style, judge scores) "
-             f"before upload: **{v.get('passed', 0):,} of {v.get('records', 0):,} records pass ({v.get('pass_rate', 0):.1%})**; "
-             f"the push required at least {v.get('min_pass_rate', 1.0):.0%}."]
+    lines = [(f"Every record was checked with `openmementos validate` (structure, sizes, faithfulness, style, judge scores) "
+              f"before upload: **{v.get('passed', 0):,} of {v.get('records', 0):,} records pass ({v.get('pass_rate', 0):.1%})**; "
+              f"the push required at least {v.get('min_pass_rate', 1.0):.0%}.")]
     failing = [[name, f"{c['failed_records']:,}", f"{c['warned_records']:,}"] for name, c in (v.get("checks") or {}).items()
                if c.get("failed_records") or c.get("warned_records")]
     lines.append(table(["check", "failed records", "warned records"], failing) if failing else "No check failed or warned on any record.")

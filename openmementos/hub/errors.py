@@ -6,8 +6,8 @@ Every message is one line a user can act on; none ever holds the token.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from ..errors import ConfigError, OpenMementosError
 
@@ -36,6 +36,20 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
+class _HubErrors:
+    """``huggingface_hub``'s exception classes by name, wherever this version keeps them (absent: matches nothing)."""
+
+    def __getattr__(self, name: str) -> type[BaseException] | tuple[()]:
+        for module in ("huggingface_hub.errors", "huggingface_hub.utils"):
+            try:
+                found = getattr(importlib.import_module(module), name, None)
+            except ImportError:
+                continue
+            if found is not None:
+                return found
+        return ()
+
+
 def _chain(error: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     current: BaseException | None = error
@@ -53,8 +67,7 @@ def _first_line(error: BaseException) -> str:
 
 def translate(error: BaseException, repo_id: str, endpoint: str) -> OpenMementosError | None:
     """The :class:`PublishError` for a ``huggingface_hub`` (or transport) exception, None if unknown."""
-    from huggingface_hub import errors as hf
-
+    hf = _HubErrors()
     where = f"datasets/{repo_id}"
     for cause in _chain(error):
         if isinstance(cause, hf.OfflineModeIsEnabled):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-
 NUMBER = re.compile(r"^(\**)[-+$]?[\d.,]+(%| \(.*\))?\1$|^none$|^-$")
 
 
@@ -17,7 +16,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     | --- | ---: |
     | math | 3 |
     """
-    line = lambda cells: "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"  # noqa: E731
+    line = lambda cells: "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
     numeric = [bool(rows) and all(NUMBER.match(str(r[i])) for r in rows) for i in range(len(headers))]
     rule = "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])

@@ -83,10 +83,8 @@ def selection_markdown(prov: Provenance) -> str:
     select = config.get("select")
     if not select:
         return "Not recorded."
-    lines = [
-        f"- Traces kept when their thinking has {select.get('min_tokens', 0):,} to {select.get('max_tokens', 0):,} tokens, "
-        f"a closed thinking section{', and no CJK text' if select.get('reject_cjk') else ''}.",
-    ]
+    lines = [(f"- Traces kept when their thinking has {select.get('min_tokens', 0):,} to {select.get('max_tokens', 0):,} tokens, "
+              f"a closed thinking section{', and no CJK text' if select.get('reject_cjk') else ''}.")]
     sampling = config.get("sampling")
     if sampling:
         lines.append(f"- Stratified sample of {sampling.get('total', 0):,} traces: domain mix {_value(sampling.get('domain_mix'))}"

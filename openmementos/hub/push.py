@@ -19,9 +19,10 @@ are reported present by the Hub's LFS batch endpoint, so they are not sent twice
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import __version__
 from ..shards import sha256_file
@@ -47,7 +48,7 @@ class PushJob:
     force: bool = False                      # push even if validation or the manifest fails (the card says so)
     min_pass_rate: float = 1.0
     validate: ValidateConfig = field(default_factory=ValidateConfig)
-    card: CardOptions = CardOptions()
+    card: CardOptions = field(default_factory=CardOptions)
     max_files_per_commit: int = COMMIT_MAX_FILES
     endpoint: str | None = None              # None: HF_ENDPOINT, else https://huggingface.co
     token: str | None = None                 # None: HF_TOKEN, else the saved login

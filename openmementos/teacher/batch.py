@@ -197,7 +197,7 @@ class BatchRunner:
     """
 
     def __init__(self, teacher: OpenAITeacher, log: BatchLog, poll_seconds: float = 60.0, line_attempts: int = 3,
-                 on_status: Callable[[str, Any], None] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 on_status: Callable[[str, Any], None] | None = None) -> None:
         if teacher.cache is None:
             raise TeacherError("the Batch API needs the answer cache: it carries the answers to the run that writes the shards", "drop --no-cache")
         self.teacher = teacher
@@ -205,7 +205,6 @@ class BatchRunner:
         self.poll_seconds = poll_seconds
         self.line_attempts = line_attempts
         self.on_status = on_status or (lambda name, batch: None)
-        self.sleep = sleep
         self._clients: dict[int, openai.OpenAI] = {}
 
     # -- state ------------------------------------------------------------------------------
@@ -275,9 +274,9 @@ class BatchRunner:
                                                       timeout=engine.timeout, max_retries=5)
         return self._clients[id(engine)]
 
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn()
+            return fn(*args, **kwargs)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
             raise TeacherError(f"the Batch API refused the API key ({error.status_code})", "check OPENAI_API_KEY (or --api-key)") from None
         except openai.OpenAIError as error:
@@ -293,7 +292,7 @@ class BatchRunner:
         role = part[0].role
         data = b"".join(r.line() for r in part)
         client = self._client(role)
-        uploaded = self._call("upload a batch file", lambda: client.files.create(file=(f"openmementos-{name}.jsonl", data, "application/jsonl"), purpose="batch"))
+        uploaded = self._call("upload a batch file", client.files.create, file=(f"openmementos-{name}.jsonl", data, "application/jsonl"), purpose="batch")
         self.log.append(name, step="uploaded", status="uploaded", round=number, role=role, model=part[0].body.get("model"),
                         input_file_id=uploaded.id, requests=len(part), bytes=len(data))
 
@@ -302,8 +301,8 @@ class BatchRunner:
         client = self._client(entry["role"])
         batch = self._find(client, entry["input_file_id"], entry["at"]) if adopt else None
         if batch is None:
-            batch = self._call("create a batch", lambda: client.batches.create(
-                input_file_id=entry["input_file_id"], endpoint=ENDPOINT, completion_window="24h", metadata={"openmementos": name}))
+            batch = self._call("create a batch", client.batches.create, input_file_id=entry["input_file_id"], endpoint=ENDPOINT,
+                               completion_window="24h", metadata={"openmementos": name})
         self.log.append(name, step="submitted", status=batch.status, batch_id=batch.id, input_file_id=entry["input_file_id"],
                         requests=entry["requests"], round=entry["round"])
 
@@ -326,19 +325,19 @@ class BatchRunner:
             for name in list(pending):
                 entry = self.log.entries[name]
                 client = self._client(entry["role"])
-                batch = self._call("poll a batch", lambda: client.batches.retrieve(entry["batch_id"]))
+                batch = self._call("poll a batch", client.batches.retrieve, entry["batch_id"])
                 self.on_status(name, batch)
                 if batch.status in TERMINAL:
                     self._fetch(name, batch, result)
                     pending.remove(name)
             if pending:
-                self.sleep(delay)
+                time.sleep(delay)
                 delay = min(delay * 1.5, self.poll_seconds * 10)
 
     def _lines(self, client: openai.OpenAI, file_id: str | None) -> list[dict[str, Any]]:
         if not file_id:
             return []
-        content = self._call("download batch results", lambda: client.files.content(file_id))
+        content = self._call("download batch results", client.files.content, file_id)
         return [json.loads(line) for line in content.content.decode("utf-8").splitlines() if line.strip()]
 
     def _fetch(self, name: str, batch: Any, result: RoundResult) -> None:
