@@ -310,3 +310,23 @@ def test_cache_command_reports_and_clears_the_answers(tmp_path, capsys):
     assert main(["cache", "clear", "--cache-path", str(path), "--yes"]) == 0
     assert "removed 2 answers" in capsys.readouterr().out
     assert len(AnswerCache(path)) == 0
+
+
+def test_a_small_context_window_splits_scoring_windows_and_caps_blocks(tmp_path, shared_data):
+    from openmementos.segmentation import SegmentConfig
+    from openmementos.teacher.factory import max_block_tokens_for
+
+    data = shared_data / "traces" / "ot3_example_trace.jsonl"   # one real 12K-token trace
+    with FakeOpenAI(record=True, record_limit=10_000) as server:
+        opts = options(server, tmp_path, context_window=1_500, max_output_tokens=256, cache=False)
+        cap = 900  # what max_block_tokens_for gives for an 8K-context teacher with 2K answers
+        assert max_block_tokens_for(TeacherOptions(context_window=8_192, max_output_tokens=2_048)) in range(2_500, 3_000)
+        summary = run_segment(job(data, tmp_path / "out", opts, segmentation=SegmentConfig(max_block_tokens=cap)))
+        scoring = [b for b in server.stats.requests if b["response_format"]["json_schema"]["name"] == "boundary_scores"]
+    assert summary.kept == 1
+    assert all(len(b["messages"][0]["content"]) // 3 + 256 <= 1_500 for b in scoring)
+    row = pl.read_parquet(tmp_path / "out" / "full" / "*.parquet").row(0, named=True)
+    windows = -(-(len(row["sentences"]) - 1) // 16) + -(-(len(row["sentences"]) - 1) // 11)
+    assert len(scoring) > windows, "no window was split: the context limit was not exercised"
+    assert len(row["boundary_scores"]) == len(row["sentences"]) - 1
+    assert max(row["block_tokens"]) <= cap

@@ -18,7 +18,7 @@ from ..segmentation import SegmentConfig
 from ..select import SelectConfig, parse_mix
 from ..sentences import SplitConfig
 from ..sources import FieldMap
-from ..teacher.factory import DEFAULT_TEACHER, TeacherOptions
+from ..teacher.factory import DEFAULT_TEACHER, TeacherOptions, max_block_tokens_for
 from . import app
 from .display import ProgressReporter, summary_table
 
@@ -121,6 +121,7 @@ def segment(
     max_output_tokens: Annotated[int, typer.Option(help="Output token budget per request (doubled, up to 16K, when an answer is cut).", min=16, rich_help_panel=_TEACHER)] = 2048,
     reasoning_effort: Annotated[Optional[str], typer.Option(help="reasoning_effort for reasoning models (low, medium, high).", rich_help_panel=_TEACHER)] = None,
     role_param: Annotated[Optional[list[str]], typer.Option(help="ROLE.KEY=VALUE: per-role temperature, max_tokens or reasoning_effort; repeatable.", rich_help_panel=_TEACHER)] = None,
+    context_window: Annotated[Optional[int], typer.Option(help="The teacher model's context in tokens: blocks are capped so memento prompts fit, and scoring windows that do not fit are split.", min=1024, rich_help_panel=_TEACHER)] = None,
     concurrency: Annotated[int, typer.Option(help="Most requests in flight at once.", min=1, rich_help_panel=_TEACHER)] = 32,
     traces_in_flight: Annotated[int, typer.Option(help="Traces annotated at once with an LLM teacher (each waits on its own requests).", min=1, rich_help_panel=_TEACHER)] = 64,
     rpm: Annotated[Optional[float], typer.Option(help="Client-side limit on requests per minute.", min=1, rich_help_panel=_TEACHER)] = None,
@@ -185,7 +186,11 @@ def segment(
         cache=not no_cache,
         cache_path=cache_path,
         prices=prices,
+        context_window=context_window,
     )
+    fitted = max_block_tokens_for(teacher_options)
+    if fitted is not None and (max_block_tokens is None or max_block_tokens > fitted):
+        max_block_tokens = fitted  # windowing: no block may outgrow what the teacher can read
     partition = None
     if shard is not None:
         try:

@@ -36,6 +36,18 @@ class TeacherOptions:
     cache_path: Path | None = None
     prices: Path | None = None
     endpoint_class: str | None = None
+    context_window: int | None = None                    # the teacher model's context, in tokens
+
+
+def max_block_tokens_for(options: TeacherOptions) -> int | None:
+    """The largest block whose memento prompts (block, draft, previous mementos, instructions)
+    still fit the teacher's context window; None when the window is unknown."""
+    if options.context_window is None:
+        return None
+    # a judge or refine prompt holds the block and a draft memento (up to half a block), plus
+    # about 1,500 tokens of instructions and earlier mementos, plus the answer budget
+    room = options.context_window - options.max_output_tokens - 1_500
+    return max(200, int(room / 1.6))
 
 
 def make_teacher(spec: str | None, options: TeacherOptions | None = None) -> Teacher:
@@ -95,4 +107,5 @@ def _openai_teacher(model: str, options: TeacherOptions) -> Teacher:
         cache=AnswerCache(options.cache_path or default_cache_path()) if options.cache else None,
         answer_retries=options.answer_retries,
         endpoint_class=endpoint_class,
+        context_window=options.context_window,
     )

@@ -64,6 +64,19 @@ class Defer(Protocol):
         return to have the request sent now."""
 
 
+def _narrow(request: BoundaryRequest, boundaries: tuple[int, ...], context: int = 1) -> BoundaryRequest:
+    """The same request for fewer boundaries, showing only the sentences around them."""
+    first = max(0, boundaries[0] - context)
+    last = min(len(request.sentences), boundaries[-1] + 2 + context)
+    return BoundaryRequest(
+        problem=request.problem,
+        sentences=request.sentences[first:last],
+        boundaries=tuple(b - first for b in boundaries),
+        first_index=request.first_index + first,
+        paragraph_breaks=request.paragraph_breaks[first:last],
+    )
+
+
 def _decode(content: str) -> Any:
     return json.loads(_FENCE.sub("", content))
 
@@ -76,7 +89,7 @@ class OpenAITeacher:
 
     def __init__(self, roles: dict[str, RoleConfig], engines: dict[str, Engine], ledger: Ledger | None = None,
                  cache: AnswerCache | None = None, answer_retries: int = 2, endpoint_class: str = "openai-compatible",
-                 max_tokens_cap: int = 16_384) -> None:
+                 max_tokens_cap: int = 16_384, context_window: int | None = None) -> None:
         missing = [r for r in ROLES if r not in roles or r not in engines]
         if missing:
             raise ValueError(f"no model for roles {missing}")
@@ -87,6 +100,7 @@ class OpenAITeacher:
         self.answer_retries = answer_retries
         self.endpoint_class = endpoint_class
         self.max_tokens_cap = max_tokens_cap
+        self.context_window = context_window   # the teacher model's, in tokens; None: unlimited
         self.defer: Defer | None = None   # set: cache misses go to the Batch API instead (batchrun)
         self._loop = LoopThread()
 
@@ -138,7 +152,23 @@ class OpenAITeacher:
 
     async def _scores(self, request: BoundaryRequest) -> dict[str, Any]:
         call = boundary_call(request)
+        if len(request.boundaries) > 1 and not self._fits(call):
+            # Too long for the teacher's context (long code or math in the window): score the
+            # two halves of the window separately, each with its own shorter context.
+            half = len(request.boundaries) // 2
+            first, second = await asyncio.gather(
+                self._scores(_narrow(request, request.boundaries[:half])),
+                self._scores(_narrow(request, request.boundaries[half:])),
+            )
+            return {"scores": first["scores"] + second["scores"]}
         return await self._ask(call, lambda raw: parse_boundary_scores(raw, call.expected), lambda s: {"scores": s})
+
+    def _fits(self, call: Call) -> bool:
+        if self.context_window is None:
+            return True
+        # ~3 characters per token is a safe overestimate for English, code and LaTeX
+        prompt_tokens = sum(len(m["content"]) for m in call.messages) // 3
+        return prompt_tokens + self.roles[call.role].max_tokens <= self.context_window
 
     async def _ask(self, call: Call, validate: Callable[[Any], Any], answer: Callable[[Any], dict] | None) -> dict[str, Any]:
         config = self.roles[call.role]
