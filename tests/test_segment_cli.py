@@ -228,3 +228,12 @@ def test_student_tokenizer_sizes_blocks_in_its_own_tokens(tmp_path):
     row = full.row(0, named=True)
     assert row["sentence_tokens"] == qwen_counter.count_many(row["sentences"])
     assert row["sentence_tokens"] != tiktoken_counter.count_many(row["sentences"])
+
+
+def test_shards_rotate_by_bytes_as_well_as_rows(tmp_path):
+    from openmementos.pipeline import SegmentJob, run_segment
+
+    summary = run_segment(SegmentJob(input="sample", out=tmp_path / "o", limit=12, shard_bytes=40_000, rows_per_shard=1000))
+    sizes = [len(pl.read_parquet(p)) for p in sorted((tmp_path / "o" / "data").glob("*.parquet"))]
+    assert summary.shards == len(sizes) > 1 and sum(sizes) == summary.kept == 12
+    assert all(n < 12 for n in sizes)
