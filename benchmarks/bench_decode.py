@@ -2,7 +2,7 @@
 
     python benchmarks/bench_decode.py                          # 2K, 8K, 16K generated tokens, tiny model, CPU
     python benchmarks/bench_decode.py --lengths 2048 --repeats 1   # a quick look
-    python benchmarks/bench_decode.py --skip-decode            # replay numbers only (no torch needed)
+    python benchmarks/bench_decode.py --skip-decode            # replay numbers only (no model)
 
 Decoding is teacher-forced through the decoder's own loop (the forced token replaces sampling,
 the same in both modes) on a random tiny Qwen3 (hidden 64, 2 layers, the real Qwen3 vocabulary
@@ -23,8 +23,6 @@ import json
 import os
 import platform
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,25 +48,21 @@ def memento_tokens(length: int, ids, vocab: int, seed: int = 0) -> list[int]:
     return seq[:length]
 
 
-def bench_decode(lengths: list[int], repeats: int, threads: int | None) -> list[dict]:
-    import torch
-
+def bench_decode(lengths: list[int], repeats: int, text_vocab: int = 151_669) -> list[dict]:
     from openmementos.decode.config import DecodeConfig
     from openmementos.decode.decoder import MementoDecoder
     from openmementos.train.masks import MementoTokenIds
     from openmementos.train.random_model import random_qwen3
 
-    if threads:
-        torch.set_num_threads(threads)
-    vocab = 151_669 + 4                                  # Qwen3's tokenizer plus the memento tokens
-    ids = MementoTokenIds(151_669, 151_670, 151_671, 151_672)
-    model = random_qwen3("tiny", vocab, seed=0, attn="sdpa").float().eval()
+    # default: Qwen3's vocabulary plus the four memento tokens, whose LM head dominates a 64-wide model
+    ids = MementoTokenIds(text_vocab, text_vocab + 1, text_vocab + 2, text_vocab + 3)
+    model = random_qwen3("tiny", text_vocab + 4, seed=0, attn="sdpa").float().eval()
     decoder = MementoDecoder(model, ids)
-    prompt = [random.Random(1).randrange(151_000) for _ in range(64)]
-    decoder.generate([prompt], DecodeConfig(mode="memento"), forced=[memento_tokens(300, ids, 151_000)])  # warm-up
+    prompt = [random.Random(1).randrange(text_vocab) for _ in range(64)]
+    decoder.generate([prompt], DecodeConfig(mode="memento"), forced=[memento_tokens(300, ids, text_vocab)])  # warm-up
     rows = []
     for length in lengths:
-        forced = memento_tokens(length, ids, 151_000)
+        forced = memento_tokens(length, ids, text_vocab)
         for mode in ("full", "memento"):
             runs = []
             for _ in range(repeats):
@@ -77,7 +71,7 @@ def bench_decode(lengths: list[int], repeats: int, threads: int | None) -> list[
                 runs.append((time.perf_counter() - start, gen))
             seconds, gen = sorted(runs, key=lambda r: r[0])[len(runs) // 2]       # the median run
             rows.append({
-                "generated": length, "mode": mode, "seconds": seconds, "tokens_per_second": length / seconds,
+                "vocab": text_vocab + 4, "generated": length, "mode": mode, "seconds": seconds, "tokens_per_second": length / seconds,
                 "ms_per_token": 1e3 * seconds / length, "evict_seconds": gen.metrics.evict_seconds,
                 "evict_share": gen.metrics.evict_seconds / seconds, "blocks": gen.metrics.blocks,
                 "peak_kv_tokens": gen.metrics.peak_kv_tokens, "kv_auc_tokens": gen.metrics.kv_auc_tokens,
@@ -114,10 +108,10 @@ def bench_replay() -> dict:
 def report(decode_rows: list[dict], replay: dict | None, header: str) -> str:
     lines = [header, ""]
     if decode_rows:
-        lines += ["| generated tokens | mode | tokens/s | ms/token | eviction time (share) | blocks | peak KV tokens |",
-                  "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += ["| vocabulary | generated tokens | mode | tokens/s | ms/token | eviction time (share) | blocks | peak KV tokens |",
+                  "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
         for r in decode_rows:
-            lines.append(f"| {r['generated']:,} | {r['mode']} | {r['tokens_per_second']:,.0f} | {r['ms_per_token']:.2f} | "
+            lines.append(f"| {r['vocab']:,} | {r['generated']:,} | {r['mode']} | {r['tokens_per_second']:,.0f} | {r['ms_per_token']:.2f} | "
                          f"{1e3 * r['evict_seconds']:.1f} ms ({100 * r['evict_share']:.2f}%) | {r['blocks']} | {r['peak_kv_tokens']:,} |")
         lines.append("")
     if replay:
@@ -142,7 +136,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", default="2048,8192,16384")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; 1 by default: on a shared machine more threads make timings erratic (0: torch's choice)")
+    parser.add_argument("--vocab", type=int, default=151_669,
+                        help="text vocabulary of the random model (default: Qwen3's); a small one shows the attention and cache share")
     parser.add_argument("--skip-decode", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every number here")
     args = parser.parse_args()
@@ -152,8 +149,10 @@ def main() -> None:
         import torch
         import transformers
 
+        if args.threads:
+            torch.set_num_threads(args.threads)
         header += f" · torch {torch.__version__} ({torch.get_num_threads()} threads), transformers {transformers.__version__}"
-        decode_rows = bench_decode([int(x) for x in args.lengths.split(",")], args.repeats, args.threads)
+        decode_rows = bench_decode([int(x) for x in args.lengths.split(",")], args.repeats, args.vocab)
     replay_numbers = bench_replay()
     print(report(decode_rows, replay_numbers, header))
     if args.json:

@@ -55,7 +55,7 @@ class GenerationMetrics:
     peak_kv_tokens: int = 0
     kv_auc_tokens: int = 0
     seconds: float = 0.0
-    evict_seconds: float = 0.0        # of which: dropping entries and recomputing (restart)
+    evict_seconds: float = 0.0        # of which: dropping entries and compacting the cache
 
     @property
     def memento_ratio(self) -> float | None:

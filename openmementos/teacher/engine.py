@@ -50,11 +50,17 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+# httpcore's pool scans all its connections for every request it places, so one pool of 128
+# connections costs more CPU per request than the request itself: several small pools instead.
+CONNECTIONS_PER_POOL = 16
+
+
 @dataclass(slots=True)
 class Endpoint:
     base_url: str
-    client: Any                        # httpx.AsyncClient
+    clients: list[Any]                 # httpx.AsyncClient pools, used in turn
     failures: int = 0                  # consecutive
+    turn: int = 0
     out_until: float = 0.0
     structured_output: bool = True     # cleared when the server refuses json_schema
 
@@ -84,13 +90,18 @@ class Engine:
             raise TeacherError("no base URL for the teacher", "pass --base-url or set OPENAI_BASE_URL")
         # Plain HTTP with JSON, not the SDK's typed models: the SDK's request building and
         # response parsing cost about twice the CPU per request (benchmarks/bench_teacher.py).
+        pools = max(1, -(-self.concurrency // CONNECTIONS_PER_POOL))
+        size = -(-self.concurrency // pools)
         self.endpoints = [
-            Endpoint(url, httpx.AsyncClient(
-                base_url=url.rstrip("/") + "/",
-                headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
-            ))
+            Endpoint(url, [
+                httpx.AsyncClient(
+                    base_url=url.rstrip("/") + "/",
+                    headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
+                    timeout=self.timeout,
+                    limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                )
+                for _ in range(pools)
+            ])
             for url in self.base_urls
         ]
         self._next = 0
@@ -134,7 +145,9 @@ class Engine:
         if schema is not None and endpoint.structured_output:
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
         try:
-            response = await endpoint.client.post("chat/completions", content=json.dumps(body))
+            endpoint.turn += 1
+            client = endpoint.clients[endpoint.turn % len(endpoint.clients)]
+            response = await client.post("chat/completions", content=json.dumps(body))
         except httpx.TimeoutException as error:
             self._failed(endpoint, None)
             raise TeacherHTTPError(f"timed out after {self.timeout:g}s ({type(error).__name__})") from None
@@ -173,4 +186,5 @@ class Engine:
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
-            await endpoint.client.aclose()
+            for client in endpoint.clients:
+                await client.aclose()
