@@ -142,6 +142,7 @@ class OpenAITeacher:
         return self._loop.run(self._ask(refine_call(request), parse_memento, lambda m: {"memento": m}))
 
     def close(self) -> None:
+        self._loop.cancel_pending()  # first: no request may outlive the clients closed next
         for engine in {id(e): e for e in self.engines.values()}.values():
             self._loop.run(engine.aclose())
         self._loop.close()
