@@ -32,7 +32,23 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
+def _plainly_valid(name: str, raw: object) -> bool:
+    """A strict subset of what the schema accepts, checked in microseconds: the answers a
+    well-behaved teacher gives. Anything else goes through jsonschema (the source of truth)."""
+    if type(raw) is not dict:
+        return False
+    if name == "boundary_scores":
+        scores = raw.get("scores")
+        return len(raw) == 1 and type(scores) is list and all(type(s) is int and 0 <= s <= 3 for s in scores)
+    if name == "memento":
+        memento = raw.get("memento")
+        return len(raw) == 1 and type(memento) is str and len(memento) >= 1
+    return False
+
+
 def _check(name: str, raw: object) -> dict:
+    if _plainly_valid(name, raw):
+        return raw  # type: ignore[return-value]
     errors = sorted(_validator(name).iter_errors(raw), key=lambda e: list(e.path))
     if errors:
         first = errors[0]

@@ -71,3 +71,23 @@ def test_real_memento_model_output_round_trips(shared_data):
     assert len(blocks) == len(mementos) > 1
     text = fmt.render(blocks, mementos, "\n\n" + example["answer"])
     assert fmt.parse(text) == fmt.MementoResponse(tuple(blocks), tuple(mementos), "\n\n" + example["answer"])
+
+
+answer_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 5) | st.floats(-1, 4, allow_nan=False) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["scores", "memento", "x"]), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw=answer_values)
+def test_the_fast_answer_check_accepts_nothing_the_json_schema_rejects(raw):
+    import jsonschema
+
+    from openmementos.answers import _plainly_valid
+    from openmementos.resources import load_schema
+
+    for name in ("boundary_scores", "memento"):
+        if _plainly_valid(name, raw):
+            jsonschema.validate(raw, load_schema(name))
