@@ -27,7 +27,7 @@ from .pipeline import (
     run_segment,
 )
 from .records import Trace
-from .scoring import ScoreConfig, _request, windows
+from .scoring import ScoreConfig, window_request, windows
 from .select import Stratifier
 from .sources import open_input
 from .teacher.base import Teacher
@@ -181,7 +181,7 @@ def _ask_every_window(trace: Trace, teacher: OpenAITeacher, config: ScoreConfig)
     """Record the windows of both scoring passes at once: the stage asks the second pass only
     after the first, which would cost a trace one more batch round."""
     sizes = [config.window] + ([config.second_window] if config.second_window else [])
-    requests = [_request(trace, bounds, config.context) for size in sizes for bounds in windows(len(trace.sentences) - 1, size)]
+    requests = [window_request(trace, bounds, config.context) for size in sizes for bounds in windows(len(trace.sentences) - 1, size)]
     try:
         teacher.score_many(requests)
     except (Deferred, TeacherAnswerError):

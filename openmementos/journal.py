@@ -95,7 +95,7 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False) -> 
     state = out / STATE_DIR
     run_file = state / "run.json"
     if overwrite:
-        _clear(out)
+        clear_output(out)
     elif out.exists() and not run_file.is_file() and any(out.iterdir()):
         raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new --out")
     state.mkdir(parents=True, exist_ok=True)
@@ -135,14 +135,18 @@ def _read_chunks(path: Path) -> list[ChunkRecord]:
     return chunks
 
 
-def _remove_unrecorded(out: Path, journal: Journal) -> None:
-    live = journal.live_files()
-    recorded = set(live)
+def remove_files_not_in(out: Path, keep: set[str] | dict) -> None:
+    """Delete every file under the output folders that ``keep`` (relative names) does not list:
+    the files of an unfinished chunk, temporary files, leftovers of another plan."""
     for folder in OUTPUT_FOLDERS:
         for path in sorted((out / folder).glob("*")) if (out / folder).is_dir() else []:
-            relative = f"{folder}/{path.name}"
-            if relative not in recorded:
+            if f"{folder}/{path.name}" not in keep:
                 path.unlink()
+
+
+def _remove_unrecorded(out: Path, journal: Journal) -> None:
+    live = journal.live_files()
+    remove_files_not_in(out, live)
     for name, meta in live.items():
         path = out / name
         if not path.is_file() or sha256_file(path) != meta["sha256"]:
@@ -152,7 +156,8 @@ def _remove_unrecorded(out: Path, journal: Journal) -> None:
             )
 
 
-def _clear(out: Path) -> None:
+def clear_output(out: Path) -> None:
+    """Delete what an earlier run or merge left in ``out`` (``--overwrite``)."""
     for folder in OUTPUT_FOLDERS:
         for path in (out / folder).glob("*") if (out / folder).is_dir() else []:
             path.unlink()

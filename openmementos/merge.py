@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from .errors import ConfigError, InputError, OutputError
-from .journal import OUTPUT_FOLDERS, STATE_DIR, config_hash, manifest_path
+from .journal import OUTPUT_FOLDERS, STATE_DIR, clear_output, config_hash, manifest_path, remove_files_not_in
 from .shards import _atomic, sha256_file, shard_name, write_json
 
 COUNT_FIELDS = ("input_rows", "kept", "failed", "quarantined", "skipped")
@@ -262,7 +262,7 @@ def _prepare_out(out: Path, config: dict[str, Any], plan: dict[str, dict[str, An
     state = out / STATE_DIR
     run_file = state / "run.json"
     if overwrite:
-        _clear(out)
+        clear_output(out)
     elif run_file.is_file():
         previous = json.loads(run_file.read_text(encoding="utf-8"))
         if _identity(previous.get("config") or {}) != _identity(config):
@@ -273,19 +273,7 @@ def _prepare_out(out: Path, config: dict[str, Any], plan: dict[str, dict[str, An
     elif out.exists() and any(out.iterdir()):
         raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new OUT")
     write_json(run_file, {"config_hash": config_hash(config), "config": config, "files": plan})
-    for folder in OUTPUT_FOLDERS:
-        for path in sorted((out / folder).glob("*")) if (out / folder).is_dir() else []:
-            if f"{folder}/{path.name}" not in plan:
-                path.unlink()  # left by an interrupted merge (temp files too), or by another plan
-
-
-def _clear(out: Path) -> None:
-    for folder in OUTPUT_FOLDERS:
-        for path in (out / folder).glob("*") if (out / folder).is_dir() else []:
-            path.unlink()
-    for path in (out / STATE_DIR).glob("*") if (out / STATE_DIR).is_dir() else []:
-        path.unlink()
-    manifest_path(out).unlink(missing_ok=True)
+    remove_files_not_in(out, plan)  # left by an interrupted merge (temp files too), or by another plan
 
 
 def _copy(source: Path, target: Path, sha256: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from .mementos import MementoConfig
 from .records import Trace
 from .rowschema import to_trace
-from .scoring import _request, score_trace, windows
+from .scoring import window_request, score_trace, windows
 from .segmentation import segment_trace
 from .select import select_trace
 from .sentences import split_trace
@@ -101,7 +101,7 @@ def quote_job(job, models: dict[str, str], prices_path=None) -> Quote:
         quote.traces += 1
         for size in filter(None, (job.scoring.window, job.scoring.second_window)):
             for bounds in windows(len(trace.sentences) - 1, size):
-                call = boundary_call(_request(trace, bounds, job.scoring.context))
+                call = boundary_call(window_request(trace, bounds, job.scoring.context))
                 tokens = prompt_counter.count(call.messages[0]["content"])
                 for table in (quote.base, quote.refine_max):
                     _add(table, "scorer", tokens, _SCORE_OUTPUT_TOKENS * len(bounds) + 8)

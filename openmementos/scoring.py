@@ -28,7 +28,7 @@ def windows(n_boundaries: int, size: int) -> list[range]:
     return [range(start, min(start + size, n_boundaries)) for start in range(0, n_boundaries, size)]
 
 
-def _request(trace: Trace, bounds: range, context: int) -> BoundaryRequest:
+def window_request(trace: Trace, bounds: range, context: int) -> BoundaryRequest:
     first = max(0, bounds.start - context)
     # boundary b sits between sentence b and b + 1, so the window must show sentence stop + context
     last = min(len(trace.sentences), bounds.stop + 1 + context)
@@ -43,7 +43,7 @@ def _request(trace: Trace, bounds: range, context: int) -> BoundaryRequest:
 
 def _one_pass(trace: Trace, teacher: Teacher, size: int, context: int) -> list[int]:
     spans = windows(len(trace.sentences) - 1, size)
-    requests = [_request(trace, bounds, context) for bounds in spans]
+    requests = [window_request(trace, bounds, context) for bounds in spans]
     # Windows are independent: a teacher that can (an LLM server) answers them concurrently.
     score_many = getattr(teacher, "score_many", None)
     answers = score_many(requests) if score_many else [teacher.score_boundaries(r) for r in requests]

@@ -15,7 +15,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Protocol
 
-import openai
 
 from ..answers import parse_boundary_scores, parse_memento, parse_verdict
 from ..errors import TeacherAnswerError, TeacherError

@@ -82,38 +82,27 @@ def _target(block: str, ratio: float) -> int:
     return max(40, int(len(block) * ratio))
 
 
-def compress_call(request: CompressRequest) -> Call:
+def _block_fields(request: CompressRequest | JudgeRequest | RefineRequest) -> dict[str, Any]:
+    """The fields every memento prompt shows: the problem, what came before, the block."""
     fields = {
         "problem": request.problem,
         "previous_mementos": _mementos(request.previous_mementos),
         "block": request.block,
         "block_index": request.block_index + 1,
-        "block_chars": len(request.block),
-        "target_chars": _target(request.block, request.target_ratio),
     }
-    return _call("compressor", fields)
+    if not isinstance(request, JudgeRequest):  # the writers get a length target
+        fields["block_chars"] = len(request.block)
+        fields["target_chars"] = _target(request.block, request.target_ratio)
+    return fields
+
+
+def compress_call(request: CompressRequest) -> Call:
+    return _call("compressor", _block_fields(request))
 
 
 def judge_call(request: JudgeRequest) -> Call:
-    fields = {
-        "problem": request.problem,
-        "previous_mementos": _mementos(request.previous_mementos),
-        "block": request.block,
-        "block_index": request.block_index + 1,
-        "memento": request.memento,
-    }
-    return _call("judge", fields)
+    return _call("judge", {**_block_fields(request), "memento": request.memento})
 
 
 def refine_call(request: RefineRequest) -> Call:
-    fields = {
-        "problem": request.problem,
-        "previous_mementos": _mementos(request.previous_mementos),
-        "block": request.block,
-        "block_index": request.block_index + 1,
-        "block_chars": len(request.block),
-        "target_chars": _target(request.block, request.target_ratio),
-        "memento": request.memento,
-        "feedback": request.feedback,
-    }
-    return _call("refiner", fields)
+    return _call("refiner", {**_block_fields(request), "memento": request.memento, "feedback": request.feedback})
