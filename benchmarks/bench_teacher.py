@@ -10,11 +10,13 @@
 
     python benchmarks/bench_teacher.py                       # 1000 traces, 200 ms, concurrency 128
     python benchmarks/bench_teacher.py --traces 200 --latency 0.05
+    python benchmarks/bench_teacher.py --skip-mix --compare-httpx   # own HTTP client vs httpx
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime
 import json
 import multiprocessing
@@ -94,17 +96,61 @@ def _run(input_path: Path, out: Path, base_url: str, concurrency: int, in_flight
     return summary, wall, cpu, manifest["cost"]["roles"]
 
 
-def throughput(traces: int, latency: float, concurrency: int, in_flight: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        data = _variants(Path(tmp) / "in.jsonl", traces)
-        server = Server(latency)
-        with server as base_url:
-            summary, wall, cpu, roles = _run(data, Path(tmp) / "out", base_url, concurrency, in_flight)
+def throughput(traces: int, latency: float, concurrency: int, in_flight: int, transport: str = "own") -> dict:
+    from openmementos.teacher import httpclient
+
+    # "httpx": the path the engine takes behind a proxy, as a same-run comparison for the own client
+    real_uses_proxy = httpclient.uses_proxy
+    if transport == "httpx":
+        httpclient.uses_proxy = lambda url: True
+    try:
+        return _throughput(traces, latency, concurrency, in_flight) | {"transport": transport}
+    finally:
+        httpclient.uses_proxy = real_uses_proxy
+
+
+def _throughput(traces: int, latency: float, concurrency: int, in_flight: int) -> dict:
+    from openmementos.teacher import engine
+
+    # each request's start and end as the engine sees them, for the in-flight timeline
+    spans: list[tuple[float, float]] = []
+    real_once = engine.Engine._once
+
+    async def timed_once(self, *args):
+        start = time.perf_counter()
+        try:
+            return await real_once(self, *args)
+        finally:
+            spans.append((start, time.perf_counter()))
+
+    engine.Engine._once = timed_once
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = _variants(Path(tmp) / "in.jsonl", traces)
+            server = Server(latency)
+            with server as base_url:
+                started = time.perf_counter()
+                summary, wall, cpu, roles = _run(data, Path(tmp) / "out", base_url, concurrency, in_flight)
+    finally:
+        engine.Engine._once = real_once
     requests = sum(r["requests"] for r in roles.values())
     ideal = requests * latency / concurrency
     return {"traces": traces, "kept": summary.kept, "requests": requests, "latency_s": latency, "concurrency": concurrency,
             "wall_s": round(wall, 2), "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3),
-            "cpu_ms_per_request": round(1000 * cpu / requests, 3), "server_max_in_flight": server.stats["max_in_flight"]}
+            "cpu_ms_per_request": round(1000 * cpu / requests, 3), "server_max_in_flight": server.stats["max_in_flight"],
+            **_timeline(spans, started)}
+
+
+def _timeline(spans: list[tuple[float, float]], started: float) -> dict:
+    """Where the wall time goes: before the first request, requests in flight each second, after."""
+    starts, ends = sorted(s for s, _ in spans), sorted(e for _, e in spans)
+    per_second, moment = [], starts[0]
+    while moment < ends[-1]:
+        per_second.append(bisect.bisect(starts, moment) - bisect.bisect(ends, moment))
+        moment += 1.0
+    return {"first_request_after_s": round(starts[0] - started, 2),
+            "mean_latency_seen_ms": round(1000 * sum(e - s for s, e in spans) / len(spans), 1),
+            "in_flight_each_second": " ".join(map(str, per_second))}
 
 
 def request_mix() -> list[dict]:
@@ -130,11 +176,15 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--in-flight", type=int, default=256, help="traces in flight")
-    parser.add_argument("--skip-mix", action="store_true")
+    parser.add_argument("--skip-mix", action="store_true", help="only the throughput run")
+    parser.add_argument("--compare-httpx", action="store_true",
+                        help="also run the throughput through httpx (the engine's path behind a proxy)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     result = {"machine": machine(), "date": str(datetime.date.today()),
               "throughput": throughput(args.traces, args.latency, args.concurrency, args.in_flight)}
+    if args.compare_httpx:
+        result["throughput_httpx"] = throughput(args.traces, args.latency, args.concurrency, args.in_flight, "httpx")
     if not args.skip_mix:
         result["request_mix"] = request_mix()
     print(json.dumps(result, indent=2))

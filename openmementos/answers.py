@@ -43,7 +43,23 @@ def _plainly_valid(name: str, raw: object) -> bool:
     if name == "memento":
         memento = raw.get("memento")
         return len(raw) == 1 and type(memento) is str and len(memento) >= 1
+    if name == "judge_verdict":
+        scores, deductions = raw.get("scores"), raw.get("deductions")
+        score_limits, deduction_limits = _verdict_limits()
+        return (len(raw) == 3 and type(raw.get("feedback")) is str
+                and type(scores) is dict and scores.keys() == score_limits.keys()
+                and all(type(v) in (int, float) and 0 <= v <= score_limits[k] for k, v in scores.items())
+                and type(deductions) is dict and deductions.keys() <= deduction_limits.keys()
+                and all(type(v) in (int, float) and 0 <= v <= deduction_limits[k] for k, v in deductions.items()))
     return False
+
+
+@functools.lru_cache(maxsize=None)
+def _verdict_limits() -> tuple[dict[str, float], dict[str, float]]:
+    """Each rubric part's and deduction's maximum, read from the schema itself."""
+    properties = load_schema("judge_verdict")["properties"]
+    return tuple({k: v["maximum"] for k, v in properties[part]["properties"].items()}  # type: ignore[return-value]
+                 for part in ("scores", "deductions"))
 
 
 def _check(name: str, raw: object) -> dict:

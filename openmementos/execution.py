@@ -11,6 +11,7 @@ Three ways, one interface (``submit(trace) -> Future``):
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Callable
 
@@ -42,7 +43,13 @@ class _Inline(Executor):
 
 
 class TraceExecutor:
-    """``submit`` a trace, get a Future of its annotated Trace or Skip; ``in_flight`` is the window."""
+    """``submit`` a trace, get a Future of its annotated Trace or Skip.
+
+    At most ``in_flight`` traces run at once: ``submit`` waits for a free slot. Finished traces
+    free their slot at once, even while an older one is still running, so one slow trace at the
+    head of the input does not starve the rest; the caller bounds the finished results it holds
+    with ``max_pending``.
+    """
 
     def __init__(self, annotate: Annotate, workers: int, concurrent_teacher: bool, traces_in_flight: int) -> None:
         if concurrent_teacher:
@@ -61,9 +68,21 @@ class TraceExecutor:
             self._pool = _Inline(annotate)
             self._fn = annotate
             self.in_flight = 1
+        self.max_pending = 4 * self.in_flight
+        self._slots = threading.BoundedSemaphore(self.in_flight)
 
     def submit(self, trace: Trace) -> Future:
-        return self._pool.submit(self._fn, trace)
+        self._slots.acquire()
+        try:
+            future = self._pool.submit(self._fn, trace)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(self._release)
+        return future
+
+    def _release(self, _future: Future) -> None:
+        self._slots.release()
 
     def __enter__(self) -> "TraceExecutor":
         return self

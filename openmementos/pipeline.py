@@ -274,7 +274,7 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
                     continue  # another machine's row: not this output's to count or write
                 result, stratum = _prepare(raw, job, counter, stratifier)
                 pending.append((raw, executor.submit(result) if isinstance(result, Trace) else result, stratum))
-                while pending and (len(pending) > executor.in_flight or _ready(pending[0][1])):
+                while pending and (len(pending) > executor.max_pending or _ready(pending[0][1])):
                     if finished := consume_one():
                         break
                 if finished:

@@ -91,3 +91,40 @@ def test_the_fast_answer_check_accepts_nothing_the_json_schema_rejects(raw):
     for name in ("boundary_scores", "memento"):
         if _plainly_valid(name, raw):
             jsonschema.validate(raw, load_schema(name))
+
+
+rubric_numbers = st.booleans() | st.integers(-1, 11) | st.floats(-1, 11) | st.none() | st.text(max_size=2)
+rubric_parts = st.dictionaries(
+    st.sampled_from(["formulas", "numbers", "methods", "validation", "correctness", "result_first", "hallucination",
+                     "narration", "formulas_in_words", "missing_critical_values", "other"]), rubric_numbers, max_size=11)
+verdicts = st.dictionaries(
+    st.sampled_from(["scores", "deductions", "feedback", "extra"]),
+    rubric_parts | st.text(max_size=3) | st.integers(0, 3), min_size=2, max_size=4)
+
+
+@settings(max_examples=600, deadline=None)
+@given(raw=verdicts)
+def test_the_fast_verdict_check_accepts_nothing_the_json_schema_rejects(raw):
+    import jsonschema
+
+    from openmementos.answers import _plainly_valid
+    from openmementos.resources import load_schema
+
+    if _plainly_valid("judge_verdict", raw):
+        jsonschema.validate(raw, load_schema("judge_verdict"))
+
+
+def test_the_fast_verdict_check_takes_a_well_formed_verdict_and_leaves_the_rest_to_the_schema():
+    from openmementos.answers import _plainly_valid, parse_verdict
+    from openmementos.errors import TeacherAnswerError
+
+    good = {"scores": {"formulas": 3, "numbers": 2, "methods": 1.5, "validation": 1, "correctness": 1, "result_first": 0},
+            "deductions": {"narration": 0.5}, "feedback": "keep the final value"}
+    assert _plainly_valid("judge_verdict", good)
+    assert parse_verdict(good).score == 8.0
+    for broken in ({**good, "scores": {**good["scores"], "formulas": 4}},          # over the part's maximum
+                   {**good, "scores": {**good["scores"], "numbers": True}},        # a bool is not a score
+                   {**good, "deductions": {"made_up": 1}}):                        # unknown deduction
+        assert not _plainly_valid("judge_verdict", broken)
+        with pytest.raises(TeacherAnswerError):
+            parse_verdict(broken)

@@ -17,12 +17,8 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import TeacherError
+from .httpclient import RequestTimeout, TransportError, open_pool
 from .limits import RateLimiter
-
-try:  # the HTTP client the openai SDK itself uses (httpx, or its httpx2 fork where installed)
-    import httpx2 as httpx
-except ImportError:  # pragma: no cover - depends on the environment
-    import httpx
 
 
 class TeacherHTTPError(Exception):
@@ -50,17 +46,11 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-# httpcore's pool scans all its connections for every request it places, so one pool of 128
-# connections costs more CPU per request than the request itself: several small pools instead.
-CONNECTIONS_PER_POOL = 16
-
-
 @dataclass(slots=True)
 class Endpoint:
     base_url: str
-    clients: list[Any]                 # httpx.AsyncClient pools, used in turn
+    pool: Any                          # httpclient.ConnectionPool, or ProxiedPool behind a proxy
     failures: int = 0                  # consecutive
-    turn: int = 0
     out_until: float = 0.0
     structured_output: bool = True     # cleared when the server refuses json_schema
 
@@ -84,26 +74,24 @@ class Engine:
     failure_threshold: int = 5         # consecutive failures that take an endpoint out
     cooldown: float = 30.0             # seconds out of rotation
     max_backoff: float = 30.0
+    proxied: bool | None = None        # None: through httpx when the environment names a proxy
 
     def __post_init__(self) -> None:
         if not self.base_urls:
             raise TeacherError("no base URL for the teacher", "pass --base-url or set OPENAI_BASE_URL")
-        # Plain HTTP with JSON, not the SDK's typed models: the SDK's request building and
-        # response parsing cost about twice the CPU per request (benchmarks/bench_teacher.py).
-        pools = max(1, -(-self.concurrency // CONNECTIONS_PER_POOL))
-        size = -(-self.concurrency // pools)
-        self.endpoints = [
-            Endpoint(url, [
-                httpx.AsyncClient(
-                    base_url=url.rstrip("/") + "/",
-                    headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
-                    timeout=self.timeout,
-                    limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                )
-                for _ in range(pools)
-            ])
-            for url in self.base_urls
-        ]
+        # Plain HTTP with JSON on a small client of our own, not the SDK over httpx: the SDK's
+        # typed models and httpx's layers cost several times the CPU per request of everything
+        # else in the pipeline (benchmarks/bench_teacher.py).
+        if any(c in self.api_key for c in "\r\n\0"):
+            raise TeacherError("the API key holds a line break", "check OPENAI_API_KEY or --api-key")
+        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+        self.endpoints = []
+        for url in self.base_urls:
+            try:
+                pool = open_pool(url, headers, self.timeout, self.concurrency, proxied=self.proxied)
+            except ValueError as error:
+                raise TeacherError(f"bad base URL {url!r}: {error}", "give an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1") from None
+            self.endpoints.append(Endpoint(url, pool))
         self._next = 0
         self._semaphore: asyncio.Semaphore | None = None
 
@@ -145,27 +133,25 @@ class Engine:
         if schema is not None and endpoint.structured_output:
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
         try:
-            endpoint.turn += 1
-            client = endpoint.clients[endpoint.turn % len(endpoint.clients)]
-            response = await client.post("chat/completions", content=json.dumps(body))
-        except httpx.TimeoutException as error:
+            response = await endpoint.pool.request("POST", "chat/completions", json.dumps(body).encode())
+        except RequestTimeout as error:
             self._failed(endpoint, None)
-            raise TeacherHTTPError(f"timed out after {self.timeout:g}s ({type(error).__name__})") from None
-        except httpx.TransportError as error:
+            raise TeacherHTTPError(str(error)) from None
+        except TransportError as error:
             self._failed(endpoint, None)
-            raise TeacherHTTPError(f"connection failed: {type(error).__name__}: {error}") from None
-        if response.status_code != 200:
+            raise TeacherHTTPError(f"connection failed: {error}") from None
+        if response.status != 200:
             text = response.text[:500]
-            if response.status_code == 400 and "response_format" in body and "response_format" in text.lower():
+            if response.status == 400 and "response_format" in body and "response_format" in text.lower():
                 endpoint.structured_output = False  # this server cannot do it: ask in plain JSON from now on
                 return await self._once(model, messages, params, schema_name, schema)
-            error = TeacherHTTPError(f"HTTP {response.status_code}: {text}", response.status_code,
+            error = TeacherHTTPError(f"HTTP {response.status}: {text}", response.status,
                                      _retry_after(response.headers.get("retry-after")))
             if error.retryable:
                 self._failed(endpoint, error)
             raise error
         try:
-            data = json.loads(response.content)
+            data = json.loads(response.body)
             choice = data["choices"][0]
             content = choice["message"].get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
@@ -186,5 +172,4 @@ class Engine:
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
-            for client in endpoint.clients:
-                await client.aclose()
+            await endpoint.pool.aclose()

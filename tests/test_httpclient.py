@@ -1,0 +1,298 @@
+"""The teacher's own HTTP/1.1 client against real sockets on 127.0.0.1.
+
+A scripted raw TCP server answers each request with exact bytes, so every framing the client
+must read (Content-Length, chunked in pieces, body-until-close, interim 100, gzip) and every way
+a connection ends (keep-alive, ``Connection: close``, a server dropping an idle connection, no
+answer at all) is exercised on the wire. The engine-level behaviour is in test_llm_teacher.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import shutil
+import ssl
+import subprocess
+
+import pytest
+
+from openmementos.teacher.engine import Engine
+from openmementos.teacher.httpclient import (ConnectionPool, ProxiedPool, RequestTimeout, TransportError, open_pool,
+                                             uses_proxy)
+from openmementos.testing import FakeOpenAI
+
+
+class ScriptedServer:
+    """Reads each request whole, records it, and writes what ``answer(request)`` returns:
+    a list of byte pieces (sent with a short pause between them) and whether to close after."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.requests: list[dict] = []
+        self.connections = 0
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.sleep(0.05)  # let the handlers see their connections close
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        connection = self.connections
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                request = {"line": lines[0], "headers": headers, "body": body, "connection": connection}
+                self.requests.append(request)
+                pieces, close = self.answer(request)
+                for piece in pieces:
+                    writer.write(piece)
+                    await writer.drain()
+                    await asyncio.sleep(0.01)
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def _ok(body: bytes, *extra: str) -> bytes:
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + "".join(f"{h}\r\n" for h in extra)
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_keep_alive_reuses_one_connection_and_sends_what_was_asked():
+    async def scenario():
+        server = ScriptedServer(lambda request: ([_ok(request["body"])], False))
+        async with server as url:
+            pool = ConnectionPool(url + "?api-version=1", {"Authorization": "Bearer k"}, 5.0, 4)
+            answers = [await pool.request("POST", "chat/completions", json.dumps({"n": i}).encode()) for i in range(5)]
+            await pool.aclose()
+        return server, answers
+
+    server, answers = _run(scenario())
+    assert [json.loads(a.body) for a in answers] == [{"n": i} for i in range(5)]
+    assert all(a.status == 200 and a.headers["content-type"] == "application/json" for a in answers)
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first["line"] == "POST /v1/chat/completions?api-version=1 HTTP/1.1"
+    assert first["headers"]["host"].startswith("127.0.0.1:")
+    assert first["headers"]["authorization"] == "Bearer k"
+
+
+def test_concurrent_requests_open_at_most_max_connections():
+    async def scenario():
+        server = ScriptedServer(lambda request: ([b"", _ok(request["body"])], False))
+        async with server as url:
+            pool = ConnectionPool(url, {}, 5.0, 3)
+            answers = await asyncio.gather(*(pool.request("POST", "x", b"%d" % i) for i in range(12)))
+            await pool.aclose()
+        return server, answers
+
+    server, answers = _run(scenario())
+    assert sorted(int(a.body) for a in answers) == list(range(12))
+    assert server.connections == 3
+
+
+@pytest.mark.parametrize("pieces", [
+    # chunked, split inside the size line, the data and the final CRLF; an extension and a trailer
+    [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r", b"\nhel", b"lo\r\n6\r\n wor", b"ld\r\n0\r\nX-T: 1\r\n\r", b"\n"],
+    # interim 100 Continue before the real answer
+    [b"HTTP/1.1 100 Continue\r\n\r\n", _ok(b"hello world")],
+    # the head and the body in separate packets, header names in odd case
+    [b"HTTP/1.1 200 OK\r\ncOnTeNt-LeNgTh: 11\r\n\r\n", b"hello", b" world"],
+    # gzip-encoded
+    [_ok(gzip.compress(b"hello world"), "Content-Encoding: gzip")],
+])
+def test_each_framing_gives_the_whole_body_and_keeps_the_connection(pieces):
+    async def scenario():
+        server = ScriptedServer(lambda request: (pieces, False))
+        async with server as url:
+            pool = ConnectionPool(url, {}, 5.0, 2)
+            answers = [await pool.request("POST", "x", b"{}") for _ in range(2)]
+            await pool.aclose()
+        return server, answers
+
+    server, answers = _run(scenario())
+    assert [a.body for a in answers] == [b"hello world"] * 2
+    assert server.connections == 1
+
+
+def test_a_body_without_length_runs_to_the_close_and_the_next_request_reconnects():
+    async def scenario():
+        server = ScriptedServer(lambda request: ([b"HTTP/1.0 200 OK\r\n\r\n", b"until ", b"close"], True))
+        async with server as url:
+            pool = ConnectionPool(url, {}, 5.0, 2)
+            answers = [await pool.request("POST", "x", b"{}") for _ in range(2)]
+            await pool.aclose()
+        return server, answers
+
+    server, answers = _run(scenario())
+    assert [a.body for a in answers] == [b"until close"] * 2
+    assert server.connections == 2
+
+
+def test_connection_close_and_a_server_dropping_idle_connections_lose_no_request():
+    # The server answers, then closes every connection after one request: the second request
+    # finds its pooled connection dead and must go out again on a new one, exactly once.
+    async def scenario():
+        server = ScriptedServer(lambda request: ([_ok(b"ok")], True))
+        async with server as url:
+            pool = ConnectionPool(url, {}, 5.0, 2)
+            first = await pool.request("POST", "x", b"1")
+            await asyncio.sleep(0.1)  # let the close arrive
+            second = await pool.request("POST", "x", b"2")
+            await pool.aclose()
+        return server, first, second
+
+    server, first, second = _run(scenario())
+    assert (first.body, second.body) == (b"ok", b"ok")
+    assert [r["body"] for r in server.requests] == [b"1", b"2"]
+
+
+def test_a_reused_connection_closed_before_any_answer_is_sent_again_on_a_new_one():
+    # keep-alive answers, but the server drops connection 1 when its second request arrives
+    def answer(request):
+        on_first = [r for r in server.requests if r["connection"] == 1]
+        if request["connection"] == 1 and len(on_first) == 2:
+            return [], True
+        return [_ok(request["body"])], False
+
+    server = ScriptedServer(answer)
+
+    async def scenario():
+        async with server as url:
+            pool = ConnectionPool(url, {}, 5.0, 2)
+            answers = [await pool.request("POST", "x", b"%d" % i) for i in range(3)]
+            await pool.aclose()
+        return answers
+
+    assert [a.body for a in _run(scenario())] == [b"0", b"1", b"2"]
+    assert [(r["connection"], r["body"]) for r in server.requests] == [(1, b"0"), (1, b"1"), (2, b"1"), (2, b"2")]
+
+
+def test_a_server_that_closes_a_fresh_connection_without_answering_is_an_error_not_a_resend():
+    async def scenario():
+        server = ScriptedServer(lambda request: ([], True))
+        async with server as url:
+            pool = ConnectionPool(url, {}, 5.0, 2)
+            with pytest.raises(TransportError, match="closed the connection before answering"):
+                await pool.request("POST", "x", b"{}")
+        return server
+
+    assert len(_run(scenario()).requests) == 1
+
+
+@pytest.mark.parametrize("pieces, complaint", [
+    ([b"SSH-2.0-OpenSSH\r\n\r\n"], "not an HTTP response"),
+    ([b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"], "closed after 5 of 50 body bytes"),
+    ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"], "bad chunk size"),
+    ([_ok(b"xx", "Content-Encoding: br")], "Content-Encoding 'br'"),
+])
+def test_broken_answers_are_transport_errors(pieces, complaint):
+    async def scenario():
+        async with ScriptedServer(lambda request: (pieces, True)) as url:
+            pool = ConnectionPool(url, {}, 5.0, 2)
+            with pytest.raises(TransportError, match=complaint):
+                await pool.request("POST", "x", b"{}")
+
+    _run(scenario())
+
+
+def test_no_answer_within_the_timeout_and_a_refused_port_are_reported():
+    async def scenario():
+        async with ScriptedServer(lambda request: ([b"HTTP/1.1 200 OK\r\n"], False)) as url:
+            pool = ConnectionPool(url, {}, 0.3, 2)
+            with pytest.raises(RequestTimeout, match="timed out after 0.3s"):
+                await pool.request("POST", "x", b"{}")
+        closed = ConnectionPool(url, {}, 2.0, 2)  # the server is gone now
+        with pytest.raises(TransportError, match="could not connect to 127.0.0.1"):
+            await closed.request("POST", "x", b"{}")
+
+    _run(scenario())
+
+
+def test_header_injection_and_non_http_urls_are_refused():
+    with pytest.raises(ValueError, match="line break"):
+        ConnectionPool("http://127.0.0.1:1/v1", {"Authorization": "Bearer k\r\nX-Evil: 1"}, 1.0, 1)
+    with pytest.raises(ValueError, match="not an http"):
+        ConnectionPool("ftp://example.com/v1", {}, 1.0, 1)
+
+
+def test_proxies_from_the_environment_route_through_httpx(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert not uses_proxy("https://api.openai.com/v1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert uses_proxy("https://api.openai.com/v1")
+    assert not uses_proxy("http://127.0.0.1:8000/v1")
+    assert isinstance(open_pool("https://api.openai.com/v1", {}, 1.0, 1), ProxiedPool)
+    assert isinstance(open_pool("http://127.0.0.1:8000/v1", {}, 1.0, 1), ConnectionPool)
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+def test_both_transports_give_the_engine_the_same_answers(proxied):
+    # the httpx path is what runs behind a proxy; here it talks to the server directly
+    async def scenario(url):
+        engine = Engine([url], "sk-test", concurrency=4, timeout=10, proxied=proxied)
+        assert isinstance(engine.endpoints[0].pool, ProxiedPool if proxied else ConnectionPool)
+        messages = [{"role": "user", "content": "Write a memento.\n<block>x = 2 so y = 4.</block>"}]
+        completions = await asyncio.gather(*(engine.complete("fake-teacher", messages, {"max_tokens": 50}) for _ in range(6)))
+        await engine.aclose()
+        return completions
+
+    with FakeOpenAI() as server:
+        completions = _run(scenario(server.base_url))
+        assert server.stats.total == 6
+    assert all(c.finish_reason == "stop" and c.model for c in completions)
+    assert len({c.content for c in completions}) == 1
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return key, cert
+
+
+def test_https_verifies_the_certificate_and_trusts_a_ca_named_by_ssl_cert_file(self_signed, monkeypatch):
+    key, cert = self_signed
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def scenario():
+        server = ScriptedServer(lambda request: ([_ok(b"over tls")], False))
+        server.server = await asyncio.start_server(server._serve, "127.0.0.1", 0, ssl=context)
+        url = f"https://127.0.0.1:{server.server.sockets[0].getsockname()[1]}/v1"
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            await ConnectionPool(url, {}, 5.0, 1).request("POST", "x", b"{}")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        pool = ConnectionPool(url, {}, 5.0, 1)
+        answers = [await pool.request("POST", "x", b"{}") for _ in range(2)]
+        await pool.aclose()
+        await server.__aexit__()
+        return server, answers
+
+    server, answers = _run(scenario())
+    assert [a.body for a in answers] == [b"over tls"] * 2
+    assert server.connections == 1  # the refused handshake never became one; then one kept-alive TLS connection
