@@ -143,6 +143,37 @@ def test_a_failing_endpoint_is_taken_out_of_rotation(tmp_path):
         assert good.stats.total > 50
 
 
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"  # nothing listens there once the probe is closed
+
+
+def test_a_teacher_nobody_can_connect_to_stops_the_run_with_one_line(tmp_path, capsys):
+    from openmementos.cli import main
+
+    data = many_traces(tmp_path / "in.jsonl", 4)
+    code = main(["segment", "--input", str(data), "--out", str(tmp_path / "out"), "--teacher", "openai:fake-teacher",
+                 "--base-url", _closed_port_url(), "--api-key", KEY, "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cannot reach the teacher at http://127.0.0.1:" in err and "check --base-url" in err
+    assert "Traceback" not in err and KEY not in err
+    assert not (tmp_path / "out" / "quarantine").exists(), "an unreachable server is not the traces' fault"
+
+
+def test_a_dead_endpoint_beside_a_live_one_loses_nothing(tmp_path):
+    data = many_traces(tmp_path / "in.jsonl", 6)
+    with FakeOpenAI() as good:
+        opts = options(good, tmp_path, base_urls=(_closed_port_url(), good.base_url), max_attempts=10)
+        summary = run_segment(job(data, tmp_path / "out", opts))
+        assert summary.kept == 6 and summary.quarantined == 0
+        assert good.stats.total > 50
+
+
 def test_api_key_appears_in_no_artifact(tmp_path, capsys):
     from openmementos.cli import main
 

@@ -17,17 +17,19 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import TeacherError
-from .httpclient import RequestTimeout, TransportError, open_pool
+from .httpclient import ConnectFailed, RequestTimeout, TransportError, open_pool
 from .limits import RateLimiter
 
 
 class TeacherHTTPError(Exception):
     """An HTTP-level failure: a status the server answered, or a timeout / connection error."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None,
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.unreachable = unreachable   # no connection could be opened at all
 
     @property
     def retryable(self) -> bool:
@@ -44,6 +46,9 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+UNREACHABLE_ATTEMPTS = 3   # tries before giving up on servers that have never answered
 
 
 @dataclass(slots=True)
@@ -93,6 +98,7 @@ class Engine:
                 raise TeacherError(f"bad base URL {url!r}: {error}", "give an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1") from None
             self.endpoints.append(Endpoint(url, pool))
         self._next = 0
+        self.reached = False               # any server answered anything yet
         self._semaphore: asyncio.Semaphore | None = None
 
     def _pick(self) -> Endpoint:
@@ -104,6 +110,13 @@ class Engine:
                 return endpoint
         # every endpoint is out: try the one that comes back first rather than stall
         return min(self.endpoints, key=lambda e: e.out_until)
+
+    def _never_reached(self, state) -> bool:
+        """Give up early when no server has ever answered and none can be connected to: a wrong
+        --base-url or a server not started yet should fail in seconds, not after every backoff."""
+        error = state.outcome.exception() if state.outcome else None
+        return (isinstance(error, TeacherHTTPError) and error.unreachable and not self.reached
+                and state.attempt_number >= UNREACHABLE_ATTEMPTS)
 
     def _wait(self, state) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -118,7 +131,8 @@ class Engine:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
         retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable), stop=stop_after_attempt(self.max_attempts), wait=self._wait, reraise=True
+            retry=retry_if_exception(_retryable), stop=stop_after_attempt(self.max_attempts) | self._never_reached,
+            wait=self._wait, reraise=True,
         )
         async for attempt in retrying:
             with attempt:
@@ -134,12 +148,16 @@ class Engine:
             body["response_format"] = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
         try:
             response = await endpoint.pool.request("POST", "chat/completions", json.dumps(body).encode())
+        except ConnectFailed as error:
+            self._failed(endpoint, None)
+            raise TeacherHTTPError(str(error), unreachable=True) from None
         except RequestTimeout as error:
             self._failed(endpoint, None)
             raise TeacherHTTPError(str(error)) from None
         except TransportError as error:
             self._failed(endpoint, None)
             raise TeacherHTTPError(f"connection failed: {error}") from None
+        self.reached = True
         if response.status != 200:
             text = response.text[:500]
             if response.status == 400 and "response_format" in body and "response_format" in text.lower():

@@ -29,6 +29,10 @@ class TransportError(Exception):
     """The request got no complete answer: connection refused, reset or closed, bad HTTP."""
 
 
+class ConnectFailed(TransportError):
+    """No connection could be opened: nothing listens there, or the name does not resolve."""
+
+
 class RequestTimeout(TransportError):
     """No complete answer within the timeout."""
 
@@ -294,7 +298,7 @@ class ConnectionPool:
         except asyncio.TimeoutError:
             raise RequestTimeout(f"could not connect to {self.host}:{self.port} within {self.timeout:g}s") from None
         except OSError as error:
-            raise TransportError(f"could not connect to {self.host}:{self.port}: {error.strerror or error}") from None
+            raise ConnectFailed(f"could not connect to {self.host}:{self.port}: {error.strerror or error}") from None
         return connection
 
     async def _exchange(self, connection: _Connection, payload: bytes, no_body: bool, deadline: float) -> Response:
@@ -355,6 +359,8 @@ class ProxiedPool:
     async def request(self, method: str, path: str, body: bytes | None = None) -> Response:
         try:
             response = await self._client.request(method, path.lstrip("/"), content=body)
+        except self._httpx.ConnectError as error:
+            raise ConnectFailed(f"could not connect: {error}") from None
         except self._httpx.TimeoutException as error:
             raise RequestTimeout(f"timed out after {self.timeout:g}s ({type(error).__name__})") from None
         except self._httpx.TransportError as error:

@@ -232,6 +232,12 @@ class OpenAITeacher:
                     f"the teacher server refused the API key ({error.status})",
                     "check OPENAI_API_KEY (or --api-key) for this base URL",
                 ) from None
+            if error.unreachable and not engine.reached:
+                # Nothing listens at any base URL: every trace would fail the same way.
+                raise TeacherError(
+                    f"cannot reach the teacher at {', '.join(engine.base_urls)}: {_scrub(str(error), engine.api_key)}",
+                    "start the server or check --base-url / OPENAI_BASE_URL",
+                ) from None
             if error.status == 404:
                 raise TeacherError(
                     f"the teacher server does not know the model {config.model!r} (404)",
