@@ -71,8 +71,14 @@ def test_a_push_uploads_both_configs_the_manifest_and_the_card_in_one_commit(pas
     local = sorted(p.relative_to(passing).as_posix() for p in passing.rglob("*.parquet") if "rejects" not in p.parts)
     assert local == ["data/train-00000.parquet", "data/train-00001.parquet", "full/train-00000.parquet", "full/train-00001.parquet"]
     assert sorted(files) == sorted([".gitattributes", "README.md", "manifest.json", *local])
-    for path in [*local, "manifest.json"]:
+    for path in local:
         assert files[path] == (passing / path).read_bytes(), path
+    # the manifest as published: the local one with its local paths cut to their last part
+    local_manifest = json.loads((passing / "manifest.json").read_text())
+    published = json.loads(files["manifest.json"])
+    assert Path(local_manifest["validated_from"]).is_absolute()
+    assert published["validated_from"] == "shards"
+    assert published == {**local_manifest, "validated_from": "shards"}
     assert not any(p.startswith("rejects/") for p in files)        # dropped rows stay home
     assert files["README.md"].decode() == result.card
     assert result.card.startswith("---\nlicense: mit\n") and "## Provenance" in result.card
@@ -242,9 +248,10 @@ def test_dry_run_lists_every_file_with_its_destination_and_the_card_without_a_re
     result = cli("push-to-hub", str(passing), "alice/mementos", "--dry-run", "--workers", "1",
                  env={"HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
-    for relative in ("data/train-00000.parquet", "data/train-00001.parquet", "full/train-00000.parquet", "full/train-00001.parquet", "manifest.json"):
+    for relative in ("data/train-00000.parquet", "data/train-00001.parquet", "full/train-00000.parquet", "full/train-00001.parquet"):
         assert re.search(rf"{re.escape(str(passing / relative))} +-> +{re.escape(relative)} ", result.stdout), relative
-    assert "(generated)" in result.stdout and "->  README.md" in result.stdout
+    assert re.search(r"\(generated\) +-> +manifest\.json ", result.stdout)      # without local paths
+    assert re.search(r"\(generated\) +-> +README\.md ", result.stdout)
     assert "README.md (the dataset card):" in result.stdout and "\nconfigs:\n- config_name: default\n" in result.stdout
     assert hub.log == []
 
@@ -272,3 +279,27 @@ def test_help_snapshot():
     if os.environ.get("UPDATE_SNAPSHOTS"):
         snapshot.write_text(result.stdout)
     assert result.stdout == snapshot.read_text(), "push-to-hub --help changed: review it, then UPDATE_SNAPSHOTS=1"
+
+
+def test_no_local_path_is_published_in_the_manifest_or_the_card(hub, tmp_path):
+    # a segment run of a file given by its absolute path, filtered by validate, then pushed
+    private = tmp_path / "home" / "alice" / "secret-project"
+    private.mkdir(parents=True)
+    source = Path(__file__).resolve().parents[1] / "openmementos" / "data" / "sample.jsonl"
+    shutil.copy(source, private / "traces.jsonl")
+    run_segment(SegmentJob(input=str(private / "traces.jsonl"), out=private / "shards", workers=1))
+    validate(ValidateJob(private / "shards", write_passing=private / "passing", workers=1, min_pass_rate=0.0))
+    assert str(private) in (private / "shards" / "manifest.json").read_text()     # kept at home: resume checks it
+
+    push_to_hub(job(private / "passing", hub, repo="alice/private-paths"))
+    files = hub.files("alice/private-paths")
+    for name in ("manifest.json", "README.md"):
+        text = files[name].decode()
+        assert str(tmp_path) not in text and "secret-project" not in text, name
+    published = json.loads(files["manifest.json"])
+    assert published["validated_from"] == "shards"
+    push_to_hub(job(private / "shards", hub, repo="alice/raw", force=True))
+    raw = json.loads(hub.files("alice/raw")["manifest.json"])
+    assert raw["config"]["input"]["spec"] == raw["config"]["input"]["root"] == "traces.jsonl"
+    assert raw["config"]["input"]["files"][0]["path"] == "traces.jsonl" and raw["config"]["input"]["files"][0]["size"] > 0
+    assert "secret-project" not in json.dumps(raw)

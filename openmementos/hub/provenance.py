@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -105,3 +105,30 @@ def load_provenance(folder: str | Path) -> Provenance:
         current = origin
     segment = current if "config" in current else None
     return Provenance(manifest, segment, filters, _first_row(folder))
+
+
+def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as it is published: every local path cut to its last part.
+
+    Local manifests keep absolute paths (the input, the folder a filtered dataset came from), so
+    a resumed run can check its input and the card can follow a filter back to its segment run.
+    Those paths name someone's disk and say nothing to a reader of the dataset: the file name,
+    size and hash that stay identify the input."""
+    return _cut_paths(manifest)
+
+
+def _cut_paths(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _cut_paths(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut_paths(item) for item in value]
+    if isinstance(value, str) and _is_local_path(value):
+        return PureWindowsPath(value).name if "\\" in value else PurePosixPath(value).name
+    return value
+
+
+def _is_local_path(text: str) -> bool:
+    if "\n" in text or len(text) > 4096:
+        return False
+    return (PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute()
+            or text.startswith(("~/", "./", "../", "file:")))

@@ -19,6 +19,7 @@ are reported present by the Hub's LFS batch endpoint, so they are not sent twice
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from ..validate import ValidateConfig, ValidateJob, ValidationSummary, validate
 from .card import CardFacts, CardOptions, pick_example, render_card
 from .errors import PublishError, ValidationRefused, hub_errors, no_token
 from .layout import configs
-from .provenance import load_provenance
+from .provenance import load_provenance, public_manifest
 from .stats import load
 
 COMMIT_MAX_FILES = 100       # docs/hub/repositories-recommendations: "Commit size < 100 files"
@@ -123,7 +124,7 @@ def _checksum_problems(files: list[PlannedFile], manifest: dict[str, Any]) -> li
     listed = {e.get("path"): e.get("sha256") for entries in (manifest.get("shards") or {}).values() for e in entries or []}
     problems = []
     for f in files:
-        if f.local is None or f.path == "manifest.json":
+        if f.local is None:  # generated here: the card and the published manifest
             continue
         if f.path not in listed:
             problems.append(f"{f.path} is not listed in manifest.json")
@@ -139,7 +140,9 @@ def prepare(job: PushJob) -> PushResult:
     found = configs(shards)
     provenance = load_provenance(shards)
     files = [PlannedFile(rel, (shards / rel).stat().st_size, sha256_file(shards / rel), shards / rel) for c in found for rel in c.files]
-    files.append(PlannedFile("manifest.json", (shards / "manifest.json").stat().st_size, sha256_file(shards / "manifest.json"), shards / "manifest.json"))
+    # published without the local paths it holds (see provenance.public_manifest)
+    manifest = (json.dumps(public_manifest(provenance.manifest), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    files.append(PlannedFile("manifest.json", len(manifest), hashlib.sha256(manifest).hexdigest(), None, manifest))
     summary = validate(ValidateJob(shards, job.validate, "auto", workers=job.workers, min_pass_rate=job.min_pass_rate))
     problems = _refusal(summary, _checksum_problems(files, provenance.manifest))
     if problems and not job.force:
