@@ -76,22 +76,53 @@ def manifest_path(out: Path) -> Path:
     return out / "manifest.json"
 
 
-def finished_manifest(out: Path, config: dict[str, Any]) -> dict[str, Any] | None:
-    """The manifest of a finished run with this exact config, or None if the run is not done."""
+def run_identity(config: dict[str, Any]) -> str:
+    """The configuration's hash without the input's ``--limit``: a larger limit continues a run."""
+    source = {k: v for k, v in (config.get("input") or {}).items() if k != "limit"}
+    return config_hash({**config, "input": source})
+
+
+def _limit(config: dict[str, Any]) -> int | None:
+    return (config.get("input") or {}).get("limit")
+
+
+def _rows(limit: int | None) -> str:
+    return "every input row" if limit is None else f"--limit {limit}"
+
+
+def finished_manifest(out: Path, config: dict[str, Any], extend: bool = True) -> dict[str, Any] | None:
+    """The manifest of a finished run with this config, or None if the run is not done.
+
+    A finished run asked for more input rows (a larger ``--limit``, or none) is reopened: its
+    manifest is removed and the run goes on from the row where it stopped (``extend``)."""
     path = manifest_path(out)
     if not path.is_file():
         return None
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("config_hash") != config_hash(config):
+    done = manifest.get("config") or {}
+    if run_identity(done) != run_identity(config):
         raise OutputError(
             f"{out} holds a finished run with a different configuration",
             "choose another --out, or pass --overwrite to replace it",
         )
-    return manifest
+    if _limit(done) == _limit(config):
+        return manifest
+    if extend and _reads_more(_limit(config), _limit(done)):
+        path.unlink()  # unfinished again until the new rows are in
+        return None
+    raise OutputError(
+        f"{out} holds a finished run of {_rows(_limit(done))}; this asks for {_rows(_limit(config))}",
+        "a larger --limit continues that run; for fewer rows choose another --out, or pass --overwrite",
+    )
 
 
-def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False) -> Journal:
-    """Start a new run in ``out`` or reopen the unfinished one with the same configuration."""
+def _reads_more(asked: int | None, done: int | None) -> bool:
+    return done is not None and (asked is None or asked > done)
+
+
+def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, limit_may_change: bool = True) -> Journal:
+    """Start a new run in ``out`` or reopen the unfinished one with the same configuration
+    (apart from a ``--limit`` that still covers the rows already done)."""
     state = out / STATE_DIR
     run_file = state / "run.json"
     if overwrite:
@@ -99,16 +130,25 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False) -> 
     elif out.exists() and not run_file.is_file() and any(out.iterdir()):
         raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new --out")
     state.mkdir(parents=True, exist_ok=True)
-    if run_file.is_file():
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
-        if previous.get("config_hash") != config_hash(config):
-            raise OutputError(
-                f"{out} holds an unfinished run with a different configuration",
-                "re-run with the same options to resume it, choose another --out, or pass --overwrite",
-            )
-    else:
-        write_json(run_file, {"config_hash": config_hash(config), "config": config})
+    previous = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else None
+    if previous is not None and run_identity(previous.get("config") or {}) != run_identity(config):
+        raise OutputError(
+            f"{out} holds an unfinished run with a different configuration",
+            "re-run with the same options to resume it, choose another --out, or pass --overwrite",
+        )
     journal = Journal(out, config, _read_chunks(state / "journal.jsonl"))
+    if previous is not None and previous.get("config_hash") != config_hash(config):
+        limit = _limit(config)
+        if not limit_may_change:
+            raise OutputError(f"{out} holds a run of {_rows(_limit(previous['config']))}, not {_rows(limit)}",
+                              "give the run's own --limit")
+        if limit is not None and journal.next_input > limit:
+            raise OutputError(
+                f"{out} already holds the first {journal.next_input} input rows; --limit {limit} asks for fewer",
+                "resume with a --limit of at least that, choose another --out, or pass --overwrite",
+            )
+    if previous is None or previous.get("config_hash") != config_hash(config):
+        write_json(run_file, {"config_hash": config_hash(config), "config": config})
     _remove_unrecorded(out, journal)
     return journal
 

@@ -47,8 +47,8 @@ def retry_quarantine(job: SegmentJob, reporter: Reporter | None = None, teacher:
         if not manifest_path(job.out).is_file() and not (job.out / ".openmementos" / "journal.jsonl").is_file():
             raise OutputError(f"{job.out} holds no run to retry", "run segment first, with the same options")
         if manifest_path(job.out).is_file():
-            finished_manifest(job.out, config)  # refuses a different configuration
-        journal = open_journal(job.out, config)
+            finished_manifest(job.out, config, extend=False)  # refuses a different configuration or --limit
+        journal = open_journal(job.out, config, limit_may_change=False)
         live = journal.live_files()
         old = sorted(name for name in live if name.startswith("quarantine/"))
         records = [json.loads(line) for name in old for line in (job.out / name).read_text(encoding="utf-8").splitlines()]

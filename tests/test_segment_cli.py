@@ -118,6 +118,44 @@ def test_a_different_config_in_the_same_folder_is_refused_in_one_line(sample_run
     assert err[1].startswith("hint:") and len(err) == 2
 
 
+def _rows_of(out: Path) -> dict[str, list[dict]]:
+    return {folder: pl.read_parquet(out / folder / "*.parquet").to_dicts() for folder in ("data", "full")}
+
+
+def test_a_larger_limit_continues_a_finished_run_and_gives_the_rows_of_a_fresh_run(tmp_path, capsys):
+    grown, fresh = tmp_path / "grown", tmp_path / "fresh"
+    common = ("--input", "sample", "--quiet", "--workers", "1", "--json")
+    assert run_cli("segment", *common, "--out", str(grown), "--limit", "6") == 0
+    first = _shas(grown)
+    assert run_cli("segment", *common, "--out", str(grown), "--limit", "15") == 0
+    assert run_cli("segment", *common, "--out", str(fresh), "--limit", "15") == 0
+    capsys.readouterr()
+    assert all(_shas(grown)[name] == sha for name, sha in first.items()), "the first run's shards were rewritten"
+    assert _rows_of(grown) == _rows_of(fresh)
+    grown_manifest, fresh_manifest = (json.loads((o / "manifest.json").read_text()) for o in (grown, fresh))
+    assert grown_manifest["config_hash"] == fresh_manifest["config_hash"]
+    assert grown_manifest["counts"] == fresh_manifest["counts"] and grown_manifest["counts"]["input_rows"] == 15
+    # and with no limit at all it reads on to the end of the input
+    assert run_cli("segment", *common, "--out", str(grown)) == 0
+    assert json.loads(capsys.readouterr().out)["input_rows"] == len(SAMPLE.read_text().splitlines())
+
+
+def test_a_smaller_limit_than_the_rows_already_done_is_refused_in_one_line(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert run_cli("segment", "--input", "sample", "--quiet", "--workers", "1", "--out", str(out), "--limit", "15") == 0
+    capsys.readouterr()
+    assert run_cli("segment", "--input", "sample", "--workers", "1", "--out", str(out), "--limit", "6") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"error: {out} holds a finished run of --limit 15; this asks for --limit 6" and err[1].startswith("hint:")
+    assert run_cli("segment", "--input", "sample", "--workers", "1", "--out", str(out), "--limit", "20", "--retry-quarantine") == 2
+    assert "holds a finished run of --limit 15" in capsys.readouterr().err
+    # an unfinished run (no manifest yet) that has read past the new limit is refused the same way
+    (out / "manifest.json").unlink()
+    assert run_cli("segment", "--input", "sample", "--workers", "1", "--out", str(out), "--limit", "6") == 2
+    assert "already holds the first 15 input rows; --limit 6 asks for fewer" in capsys.readouterr().err
+    assert run_cli("segment", "--input", "sample", "--quiet", "--workers", "1", "--out", str(out), "--limit", "15") == 0
+
+
 def test_json_summary_is_machine_readable(tmp_path, capsys):
     assert run_cli("segment", "--input", "sample", "--limit", "4", "--out", str(tmp_path / "o"), "--json", "--quiet", "--workers", "1") == 0
     summary = json.loads(capsys.readouterr().out)

@@ -100,7 +100,7 @@ def segment(
     input: Annotated[str, typer.Option("--input", "-i", help="What to read: 'sample' (bundled traces), 'ot3' (open-thoughts/OpenThoughts3-1.2M, streamed from the Hub), 'hf:OWNER/NAME' (any Hub dataset), or a local .jsonl/.json/.parquet file or folder.", rich_help_panel=_INPUT)] = "sample",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards (data/, full/, rejects/, manifest.json). Re-running the same command resumes here.", rich_help_panel=_OUTPUT)] = Path("shards"),
     split: Annotated[str, typer.Option(help="Dataset split for Hub inputs.", rich_help_panel=_INPUT)] = "train",
-    limit: Annotated[Optional[int], typer.Option(help="Read at most this many input rows.", min=1, rich_help_panel=_INPUT)] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Read at most this many input rows. A larger limit on the same --out continues the run from where it stopped.", min=1, rich_help_panel=_INPUT)] = None,
     problem_field: Annotated[Optional[str], typer.Option(help="Column holding the problem, for inputs in a foreign schema.", rich_help_panel=_INPUT)] = None,
     trace_field: Annotated[Optional[str], typer.Option(help="Column holding the reasoning trace (with <think>...</think>, or the thinking alone).", rich_help_panel=_INPUT)] = None,
     answer_field: Annotated[Optional[str], typer.Option(help="Column holding the final answer, when the trace column holds only the thinking.", rich_help_panel=_INPUT)] = None,
