@@ -237,9 +237,13 @@ def test_proxies_from_the_environment_route_through_httpx(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert not uses_proxy("https://api.openai.com/v1")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert uses_proxy("https://api.openai.com/v1") and uses_proxy("https://10.1.2.3:8000/v1")
+    for local in ("http://127.0.0.1:8000/v1", "http://localhost:8000/v1", "http://[::1]:8000/v1"):
+        assert not uses_proxy(local), local  # never through a proxy, NO_PROXY or not
+    monkeypatch.setenv("NO_PROXY", "api.openai.com")
+    assert not uses_proxy("https://api.openai.com/v1")
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
     assert uses_proxy("https://api.openai.com/v1")
-    assert not uses_proxy("http://127.0.0.1:8000/v1")
     assert isinstance(open_pool("https://api.openai.com/v1", {}, 1.0, 1), ProxiedPool)
     assert isinstance(open_pool("http://127.0.0.1:8000/v1", {}, 1.0, 1), ConnectionPool)
 

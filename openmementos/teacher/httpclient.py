@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import os
 import ssl
 import urllib.request
@@ -374,10 +375,20 @@ class ProxiedPool:
 def uses_proxy(base_url: str) -> bool:
     """Whether the environment routes this URL through a proxy (``*_PROXY``, ``NO_PROXY``)."""
     parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if host == "localhost" or _is_loopback(host):
+        return False  # a proxy elsewhere cannot reach a server on this machine
     proxies = urllib.request.getproxies()
     if not (proxies.get(parts.scheme) or proxies.get("all")):
         return False
-    return not urllib.request.proxy_bypass(parts.hostname or "")
+    return not urllib.request.proxy_bypass(host)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def open_pool(base_url: str, headers: dict[str, str], timeout: float, max_connections: int, *,
