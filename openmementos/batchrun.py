@@ -112,7 +112,7 @@ def run_batch_segment(job: SegmentJob, reporter: Reporter | None = None, teacher
         journal = open_journal(job.out, config, job.overwrite)
         runner = BatchRunner(teacher, BatchLog(journal.state_dir), poll_seconds, line_attempts, progress.status)
         try:
-            _rounds(job, teacher, counter, runner, progress, round_requests)
+            _rounds(job, teacher, counter, runner, progress, round_requests, journal.next_input)
         finally:
             runner.close()
         # The final pass: every answer is cached; the ledger starts from what the batches cost.
@@ -127,7 +127,7 @@ def run_batch_segment(job: SegmentJob, reporter: Reporter | None = None, teacher
 
 
 def _rounds(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, runner: BatchRunner, progress: BatchProgress,
-            round_requests: int) -> None:
+            round_requests: int, start: int) -> None:
     unfinished = runner.log.unfinished()
     if unfinished:
         result = runner.resume()
@@ -137,7 +137,7 @@ def _rounds(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, runn
     while True:
         collector = Collector(runner.given_up())
         teacher.defer = collector
-        waiting = _defer_round(job, teacher, counter, finished, collector, round_requests)
+        waiting = _defer_round(job, teacher, counter, finished, collector, round_requests, start)
         if not collector.requests:
             return
         number = runner.log.next_round
@@ -148,9 +148,10 @@ def _rounds(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, runn
 
 
 def _defer_round(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter, finished: set[int],
-                 collector: Collector, round_requests: int) -> int:
+                 collector: Collector, round_requests: int, start: int = 0) -> int:
     """Run unfinished traces as far as the cache goes, until ``collector`` holds ``round_requests``
-    requests; return how many traces wait on one."""
+    requests; return how many traces wait on one. Rows before ``start`` are in the output
+    already (an earlier run, or a smaller --limit): they ask for nothing."""
     plan = job.sampling
     # A fresh plan each round, fed every row in order: the same traces as the final pass takes.
     stratifier = Stratifier(plan.domain_mix, plan.total, plan.difficulty_mix, plan.seed, plan.keep_fraction) if plan else None
@@ -159,10 +160,10 @@ def _defer_round(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter,
     for raw in open_input(job.input, split=job.split, limit=job.limit):
         if job.partition is not None and raw.index % job.partition.count != job.partition.index:
             continue
-        if stratifier is None and raw.index in finished:
+        if stratifier is None and (raw.index < start or raw.index in finished):
             continue
-        result, _ = _prepare(raw, job, counter, stratifier)
-        if not isinstance(result, Trace) or raw.index in finished:
+        result, _ = _prepare(raw, job, counter, stratifier)  # the plan sees every row, as in the final pass
+        if not isinstance(result, Trace) or raw.index < start or raw.index in finished:
             continue
         try:
             annotator(result)

@@ -93,8 +93,8 @@ def _rows(limit: int | None) -> str:
 def finished_manifest(out: Path, config: dict[str, Any], extend: bool = True) -> dict[str, Any] | None:
     """The manifest of a finished run with this config, or None if the run is not done.
 
-    A finished run asked for more input rows (a larger ``--limit``, or none) is reopened: its
-    manifest is removed and the run goes on from the row where it stopped (``extend``)."""
+    A finished run asked for more input rows (a larger ``--limit``, or none) is not done
+    (``extend``): :func:`open_journal` reopens it and the run goes on from the row where it stopped."""
     path = manifest_path(out)
     if not path.is_file():
         return None
@@ -108,7 +108,6 @@ def finished_manifest(out: Path, config: dict[str, Any], extend: bool = True) ->
     if _limit(done) == _limit(config):
         return manifest
     if extend and _reads_more(_limit(config), _limit(done)):
-        path.unlink()  # unfinished again until the new rows are in
         return None
     raise OutputError(
         f"{out} holds a finished run of {_rows(_limit(done))}; this asks for {_rows(_limit(config))}",
@@ -147,9 +146,11 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
                 f"{out} already holds the first {journal.next_input} input rows; --limit {limit} asks for fewer",
                 "resume with a --limit of at least that, choose another --out, or pass --overwrite",
             )
-    if previous is None or previous.get("config_hash") != config_hash(config):
-        write_json(run_file, {"config_hash": config_hash(config), "config": config})
     _remove_unrecorded(out, journal)
+    if previous is None or previous.get("config_hash") != config_hash(config):
+        # a grown --limit: unfinished again until the new rows are in (checks above all passed)
+        manifest_path(out).unlink(missing_ok=True)
+        write_json(run_file, {"config_hash": config_hash(config), "config": config})
     return journal
 
 

@@ -240,3 +240,25 @@ def test_a_file_uploaded_before_a_crash_is_submitted_on_restart_not_uploaded_aga
     assert [s["step"] for s in first] == ["uploaded", "submitted", "fetched"]
     assert first[0]["input_file_id"] == first[1]["input_file_id"] and max(sent.values()) == 1
     assert summary.kept == TRACES and shas(out) == reference["shas"]
+
+
+def test_a_larger_limit_sends_batch_requests_only_for_the_new_rows(tmp_path):
+    from dataclasses import replace
+
+    data = many_traces(tmp_path / "in.jsonl", 8)
+    with FakeOpenAI(batch_polls=1) as server:
+        first = replace(make_job(data, tmp_path / "out", server, tmp_path / "c1.sqlite"), limit=4)
+        assert run_batch_segment(first, poll_seconds=0).kept == 4
+        before = sum(len(lines) for lines in submitted_files(server))
+        # a fresh cache: anything the rows already in the output asked again would be sent again
+        grown = replace(make_job(data, tmp_path / "out", server, tmp_path / "c2.sqlite"), limit=8)
+        assert run_batch_segment(grown, poll_seconds=0).kept == 8
+        sent_for_new_rows = sum(len(lines) for lines in submitted_files(server)) - before
+        assert no_chat_completions(server)
+    with FakeOpenAI(batch_polls=1) as server:
+        tail = many_traces(tmp_path / "tail.jsonl", 8)
+        rows = tail.read_text().splitlines()[4:]
+        tail.write_text("\n".join(rows) + "\n")
+        run_batch_segment(make_job(tail, tmp_path / "tail-out", server, tmp_path / "c3.sqlite"), poll_seconds=0)
+        alone = sum(len(lines) for lines in submitted_files(server))
+    assert sent_for_new_rows == alone > 0

@@ -116,6 +116,11 @@ def test_concurrent_requests_open_at_most_max_connections():
     [b"HTTP/1.1 200 OK\r\ncOnTeNt-LeNgTh: 11\r\n\r\n", b"hello", b" world"],
     # gzip-encoded
     [_ok(gzip.compress(b"hello world"), "Content-Encoding: gzip")],
+    # gzip as a transfer coding under chunked
+    [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+     + b"%x\r\n" % len(gzip.compress(b"hello world")) + gzip.compress(b"hello world") + b"\r\n0\r\n\r\n"],
+    # a lax server ending its head lines with a bare LF
+    [b"HTTP/1.1 200 OK\nContent-Length: 11\n\nhello world"],
 ])
 def test_each_framing_gives_the_whole_body_and_keeps_the_connection(pieces):
     async def scenario():
@@ -184,6 +189,52 @@ def test_a_reused_connection_closed_before_any_answer_is_sent_again_on_a_new_one
     assert [(r["connection"], r["body"]) for r in server.requests] == [(1, b"0"), (1, b"1"), (2, b"1"), (2, b"2")]
 
 
+def test_an_empty_error_body_marked_gzip_gives_the_status_not_a_decoding_error():
+    async def scenario():
+        answer = b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"
+        async with ScriptedServer(lambda request: ([answer], False)) as url:
+            pool = ConnectionPool(url, {}, 5.0, 1)
+            response = await pool.request("POST", "x", b"{}")
+            await pool.aclose()
+        return response
+
+    response = _run(scenario())
+    assert (response.status, response.body) == (500, b"")
+
+
+def test_a_request_the_server_reads_then_drops_is_sent_at_most_twice():
+    # four warm keep-alive connections; then the server reads each request and hangs up: the
+    # client may resend once on a fresh connection (the idle ones were likely dropped), never more
+    def answer(request):
+        return ([_ok(b"warm")], False) if len(server.requests) <= 4 else ([], True)
+
+    server = ScriptedServer(answer)
+
+    async def scenario():
+        async with server as url:
+            pool = ConnectionPool(url, {}, 5.0, 4)
+            await asyncio.gather(*(pool.request("POST", "x", b"warm") for _ in range(4)))
+            assert len(pool._idle) == 4
+            with pytest.raises(TransportError, match="closed the connection before answering"):
+                await pool.request("POST", "x", b"paid")
+            await pool.aclose()
+
+    _run(scenario())
+    assert [r["body"] for r in server.requests].count(b"paid") == 2
+
+
+def test_a_base_url_path_with_spaces_or_non_ascii_is_percent_encoded():
+    async def scenario():
+        server = ScriptedServer(lambda request: ([_ok(b"ok")], False))
+        async with server as url:
+            pool = ConnectionPool(url + "/team a/caf\u00e9", {}, 5.0, 1)
+            await pool.request("POST", "chat/completions", b"{}")
+            await pool.aclose()
+        return server
+
+    assert _run(scenario()).requests[0]["line"] == "POST /v1/team%20a/caf%C3%A9/chat/completions HTTP/1.1"
+
+
 def test_a_server_that_closes_a_fresh_connection_without_answering_is_an_error_not_a_resend():
     async def scenario():
         server = ScriptedServer(lambda request: ([], True))
@@ -201,6 +252,12 @@ def test_a_server_that_closes_a_fresh_connection_without_answering_is_an_error_n
     ([b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"], "closed after 5 of 50 body bytes"),
     ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"], "bad chunk size"),
     ([_ok(b"xx", "Content-Encoding: br")], "Content-Encoding 'br'"),
+    # a negative size once sent the parser back to the same line for ever, inside the event loop
+    ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-6\r\nabc\r\n"], "bad chunk size"),
+    ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcdeXY3\r\nfgh\r\n0\r\n\r\n"], "does not end where its size says"),
+    ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx"], "unsupported Transfer-Encoding"),
+    ([b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nabcdef"], "bad Content-Length"),
+    ([b"HTTP/1.1 2\xc2\xb200 OK\r\nContent-Length: 0\r\n\r\n"], "not an HTTP response"),
 ])
 def test_broken_answers_are_transport_errors(pieces, complaint):
     async def scenario():
@@ -246,6 +303,34 @@ def test_proxies_from_the_environment_route_through_httpx(monkeypatch):
     assert uses_proxy("https://api.openai.com/v1")
     assert isinstance(open_pool("https://api.openai.com/v1", {}, 1.0, 1), ProxiedPool)
     assert isinstance(open_pool("http://127.0.0.1:8000/v1", {}, 1.0, 1), ConnectionPool)
+
+
+def test_a_dead_endpoint_beside_a_slow_live_one_does_not_stop_the_engine():
+    # the live server takes a second to answer, so while its first answers are pending the dead
+    # one has refused several connections: the live one was reached, so that is not fatal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+
+    async def scenario(url):
+        engine = Engine([dead, url], "sk-test", concurrency=4, timeout=10, max_backoff=0.2)
+        messages = [{"role": "user", "content": "Write a memento.\n<block>x = 2 so y = 4.</block>"}]
+        completions = await asyncio.gather(*(engine.complete("fake-teacher", messages, {"max_tokens": 50}) for _ in range(8)))
+        await engine.aclose()
+        return completions
+
+    with FakeOpenAI(latency=1.0) as server:
+        completions = _run(scenario(server.base_url))
+    assert len(completions) == 8 and all(c.finish_reason == "stop" for c in completions)
+
+
+def test_an_api_key_that_cannot_go_in_a_header_is_named_as_the_key():
+    from openmementos.errors import TeacherError
+
+    with pytest.raises(TeacherError, match="the API key holds"):
+        Engine(["http://127.0.0.1:1/v1"], "sk-caf\u00e9")
 
 
 @pytest.mark.parametrize("proxied", [False, True])

@@ -303,3 +303,26 @@ def test_no_local_path_is_published_in_the_manifest_or_the_card(hub, tmp_path):
     assert raw["config"]["input"]["spec"] == raw["config"]["input"]["root"] == "traces.jsonl"
     assert raw["config"]["input"]["files"][0]["path"] == "traces.jsonl" and raw["config"]["input"]["files"][0]["size"] > 0
     assert "secret-project" not in json.dumps(raw)
+
+
+def test_the_published_manifest_cuts_only_the_recorded_local_paths():
+    from openmementos.hub.provenance import public_manifest
+
+    local = {
+        "config_hash": "abc",
+        "validated_from": "/home/alice/runs/shards",
+        "config": {
+            "input": {"kind": "files", "spec": "data/alice/secret/x.jsonl", "root": "/home/alice/data/alice/secret/x.jsonl",
+                      "limit": None, "files": [{"path": "x.jsonl", "size": 10, "mtime_ns": 1}]},
+            "teacher": {"roles": {"judge": {"model": "/models/Qwen3-32B"}}},
+            "merged_from": [{"path": "/scratch/alice/part0", "partition": "0/2"}],
+        },
+    }
+    published = public_manifest(local)
+    assert published["validated_from"] == "shards"
+    assert published["config"]["input"]["spec"] == published["config"]["input"]["root"] == "x.jsonl"
+    assert published["config"]["merged_from"][0]["path"] == "part0"
+    assert published["config"]["teacher"]["roles"]["judge"]["model"] == "/models/Qwen3-32B"   # not a local path of ours
+    assert published["config_hash"] == "abc" and local["validated_from"] == "/home/alice/runs/shards"  # the local copy is untouched
+    hub_input = {"config": {"input": {"kind": "hub", "spec": "ot3", "hub_id": "open-thoughts/OpenThoughts3-1.2M"}}}
+    assert public_manifest(hub_input) == hub_input

@@ -156,12 +156,14 @@ def test_a_teacher_nobody_can_connect_to_stops_the_run_with_one_line(tmp_path, c
     from openmementos.cli import main
 
     data = many_traces(tmp_path / "in.jsonl", 4)
+    url = _closed_port_url()
+    secret_url = url.replace("http://", "http://user:hunter2@") + "?api-version=SECRETQ"
     code = main(["segment", "--input", str(data), "--out", str(tmp_path / "out"), "--teacher", "openai:fake-teacher",
-                 "--base-url", _closed_port_url(), "--api-key", KEY, "--no-cache"])
+                 "--base-url", secret_url, "--api-key", KEY, "--no-cache"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "cannot reach the teacher at http://127.0.0.1:" in err and "check --base-url" in err
-    assert "Traceback" not in err and KEY not in err
+    assert f"cannot reach the teacher at {url}:" in err and "check --base-url" in err
+    assert "Traceback" not in err and KEY not in err and "hunter2" not in err and "SECRETQ" not in err
     assert not (tmp_path / "out" / "quarantine").exists(), "an unreachable server is not the traces' fault"
 
 

@@ -108,27 +108,29 @@ def load_provenance(folder: str | Path) -> Provenance:
 
 
 def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The manifest as it is published: every local path cut to its last part.
+    """The manifest as it is published: the local paths it records cut to their last part.
 
-    Local manifests keep absolute paths (the input, the folder a filtered dataset came from), so
-    a resumed run can check its input and the card can follow a filter back to its segment run.
-    Those paths name someone's disk and say nothing to a reader of the dataset: the file name,
-    size and hash that stay identify the input."""
-    return _cut_paths(manifest)
+    Local manifests keep full paths (the input, the folder a filtered dataset came from, the
+    parts of a merge), so a resumed run can check its input and the card can follow a filter back
+    to its segment run. Those paths name someone's disk and say nothing to a reader of the
+    dataset: the file names, sizes and hashes that stay identify the input. ``config_hash`` is
+    left as it is: it identifies the run that wrote the data (over its full configuration)."""
+    published = json.loads(json.dumps(manifest))
+    if isinstance(published.get("validated_from"), str):
+        published["validated_from"] = _last_part(published["validated_from"])
+    config = published.get("config")
+    if isinstance(config, dict):
+        source = config.get("input")
+        if isinstance(source, dict) and source.get("kind") == "files":
+            for key in ("spec", "root"):
+                if isinstance(source.get(key), str):
+                    source[key] = _last_part(source[key])
+        for part in config.get("merged_from") or []:
+            if isinstance(part, dict) and isinstance(part.get("path"), str):
+                part["path"] = _last_part(part["path"])
+    return published
 
 
-def _cut_paths(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _cut_paths(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_cut_paths(item) for item in value]
-    if isinstance(value, str) and _is_local_path(value):
-        return PureWindowsPath(value).name if "\\" in value else PurePosixPath(value).name
-    return value
-
-
-def _is_local_path(text: str) -> bool:
-    if "\n" in text or len(text) > 4096:
-        return False
-    return (PurePosixPath(text).is_absolute() or PureWindowsPath(text).is_absolute()
-            or text.startswith(("~/", "./", "../", "file:")))
+def _last_part(path: str) -> str:
+    windows = "\\" in path and "/" not in path
+    return (PureWindowsPath(path) if windows else PurePosixPath(path)).name or path

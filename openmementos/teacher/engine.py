@@ -87,8 +87,8 @@ class Engine:
         # Plain HTTP with JSON on a small client of our own, not the SDK over httpx: the SDK's
         # typed models and httpx's layers cost several times the CPU per request of everything
         # else in the pipeline (benchmarks/bench_teacher.py).
-        if any(c in self.api_key for c in "\r\n\0"):
-            raise TeacherError("the API key holds a line break", "check OPENAI_API_KEY or --api-key")
+        if any(c in self.api_key for c in "\r\n\0") or not self.api_key.isascii():
+            raise TeacherError("the API key holds a line break or a non-ASCII character", "check OPENAI_API_KEY or --api-key")
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
         self.endpoints = []
         for url in self.base_urls:
@@ -98,7 +98,6 @@ class Engine:
                 raise TeacherError(f"bad base URL {url!r}: {error}", "give an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1") from None
             self.endpoints.append(Endpoint(url, pool))
         self._next = 0
-        self.reached = False               # any server answered anything yet
         self._semaphore: asyncio.Semaphore | None = None
 
     def _pick(self) -> Endpoint:
@@ -110,6 +109,11 @@ class Engine:
                 return endpoint
         # every endpoint is out: try the one that comes back first rather than stall
         return min(self.endpoints, key=lambda e: e.out_until)
+
+    @property
+    def reached(self) -> bool:
+        """Whether a connection to any of the endpoints was ever opened."""
+        return any(endpoint.pool.ever_connected for endpoint in self.endpoints)
 
     def _never_reached(self, state) -> bool:
         """Give up early when no server has ever answered and none can be connected to: a wrong
@@ -157,7 +161,6 @@ class Engine:
         except TransportError as error:
             self._failed(endpoint, None)
             raise TeacherHTTPError(f"connection failed: {error}") from None
-        self.reached = True
         if response.status != 200:
             text = response.text[:500]
             if response.status == 400 and "response_format" in body and "response_format" in text.lower():

@@ -21,9 +21,12 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"   # left as they are in a path; anything else is percent-encoded
+MAX_BODY_BYTES = 256 * 2**20     # far above any chat completion; a runaway server stops here
+_HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
 class TransportError(Exception):
@@ -39,7 +42,9 @@ class RequestTimeout(TransportError):
 
 
 class _Stale(TransportError):
-    """A reused keep-alive connection was closed before any answer: safe to send again."""
+    """A reused keep-alive connection closed before a byte of answer: most often the server had
+    dropped it while idle, so the request is sent once more on a fresh connection (never more:
+    a server that read the request and then died could otherwise be sent it again and again)."""
 
 
 @dataclass(slots=True)
@@ -126,50 +131,71 @@ class _Connection(asyncio.Protocol):
     def _parse(self, eof: bool) -> Response | None:
         buffer = self._buffer
         while self._head is None:
-            end = buffer.find(b"\r\n\r\n")
+            end, separator = _head_end(buffer)
             if end < 0:
                 if len(buffer) > MAX_HEAD_BYTES:
                     raise TransportError("the server sent a response head over 64 KiB")
                 return None
             head = _parse_head(bytes(buffer[:end]))
-            del buffer[:end + 4]
+            del buffer[:end + separator]
             if 100 <= head[0] < 200:
                 continue  # 100 Continue and other interim answers come before the real one
             self._head = head
         status, headers, keep_alive = self._head
+        codings = [c.strip().lower() for c in headers.get("transfer-encoding", "").split(",") if c.strip()]
         if self._no_body or status in (204, 304):
             body = b""
             rest = len(buffer)
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
+        elif codings:
+            if codings[-1] != "chunked":
+                raise TransportError(f"unsupported Transfer-Encoding {headers['transfer-encoding']!r}")
             parsed = _parse_chunked(buffer)
             if parsed is None:
                 if eof:
                     raise TransportError("the connection closed in the middle of a chunked answer")
                 return None
             body, rest = parsed
+            for coding in reversed(codings[:-1]):  # e.g. "gzip, chunked": undo gzip after the chunks
+                body = _decode(body, coding)
         elif "content-length" in headers:
-            try:
-                length = int(headers["content-length"])
-            except ValueError:
-                raise TransportError(f"bad Content-Length: {headers['content-length']!r}") from None
+            text = headers["content-length"].strip()
+            if not (text.isascii() and text.isdigit()):
+                raise TransportError(f"bad Content-Length: {headers['content-length']!r}")
+            length = int(text)
+            if length > MAX_BODY_BYTES:
+                raise TransportError(f"the answer is {length:,} bytes, more than this client reads")
             if len(buffer) < length:
                 if eof:
                     raise TransportError(f"the connection closed after {len(buffer)} of {length} body bytes")
                 return None
             body, rest = bytes(buffer[:length]), len(buffer) - length
         else:  # no length given: the body runs to the end of the connection
+            if len(buffer) > MAX_BODY_BYTES:
+                raise TransportError("the answer is larger than this client reads")
             if not eof:
                 return None
             body, rest, keep_alive = bytes(buffer), 0, False
-        self.reusable = keep_alive and rest == 0 and not eof
+        # an answer that came before the whole request was written leaves the stream out of step
+        written = self.transport is not None and self.transport.get_write_buffer_size() == 0
+        self.reusable = keep_alive and rest == 0 and not eof and written
         body = _decode(body, headers.get("content-encoding", ""))
         return Response(status, headers, body)
 
 
+def _head_end(buffer: bytearray) -> tuple[int, int]:
+    """Where the response head ends and the length of its blank line (CRLF CRLF, or a bare LF LF
+    from a lax server); -1 while it has not arrived."""
+    crlf, lf = buffer.find(b"\r\n\r\n"), buffer.find(b"\n\n")
+    if crlf >= 0 and (lf < 0 or crlf <= lf):
+        return crlf, 4
+    return (lf, 2) if lf >= 0 else (-1, 0)
+
+
 def _parse_head(raw: bytes) -> tuple[int, dict[str, str], bool]:
-    lines = raw.decode("latin-1").split("\r\n")
+    lines = raw.decode("latin-1").replace("\r\n", "\n").split("\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    status = parts[1] if len(parts) >= 2 else ""
+    if not parts[0].startswith("HTTP/") or len(status) != 3 or not (status.isascii() and status.isdigit()):
         raise TransportError(f"not an HTTP response: {lines[0][:80]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:
@@ -181,7 +207,7 @@ def _parse_head(raw: bytes) -> tuple[int, dict[str, str], bool]:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     connection = headers.get("connection", "").lower()
     keep_alive = "close" not in connection and (parts[0] != "HTTP/1.0" or "keep-alive" in connection)
-    return int(parts[1]), headers, keep_alive
+    return int(status), headers, keep_alive
 
 
 def _parse_chunked(buffer: bytearray) -> tuple[bytes, int] | None:
@@ -193,10 +219,9 @@ def _parse_chunked(buffer: bytearray) -> tuple[bytes, int] | None:
         if line_end < 0:
             return None
         size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise TransportError(f"bad chunk size in the response: {size_text[:20]!r}") from None
+        if not size_text or len(size_text) > 16 or not _HEX.issuperset(size_text):
+            raise TransportError(f"bad chunk size in the response: {size_text[:20]!r}")
+        size = int(size_text, 16)
         position = line_end + 2
         if size == 0:
             # trailers, if any, end with an empty line
@@ -206,15 +231,19 @@ def _parse_chunked(buffer: bytearray) -> tuple[bytes, int] | None:
             if trailer_end < 0:
                 return None
             return bytes(body), len(buffer) - trailer_end - 4
+        if len(body) + size > MAX_BODY_BYTES:
+            raise TransportError("the answer is larger than this client reads")
         if len(buffer) < position + size + 2:
             return None
+        if buffer[position + size:position + size + 2] != b"\r\n":
+            raise TransportError("a chunk of the response does not end where its size says")
         body += buffer[position:position + size]
         position += size + 2
 
 
 def _decode(body: bytes, encoding: str) -> bytes:
     encoding = encoding.strip().lower()
-    if not encoding or encoding == "identity":
+    if not encoding or encoding == "identity" or not body:
         return body
     try:
         if encoding in ("gzip", "x-gzip"):
@@ -238,8 +267,10 @@ class ConnectionPool:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.prefix = parts.path.rstrip("/") + "/"
-        self.query = parts.query
+        # percent-encoded once here, so every request line is plain ASCII with no spaces
+        self.prefix = quote(parts.path.rstrip("/"), safe=_PATH_SAFE) + "/"
+        self.query = quote(parts.query, safe=_PATH_SAFE + "?")
+        self.ever_connected = False       # any connection opened: the server exists
         self.ssl: ssl.SSLContext | None = _ssl_context() if parts.scheme == "https" else None
         self.timeout = timeout
         self.max_connections = max_connections
@@ -255,7 +286,7 @@ class ConnectionPool:
         self._slots: asyncio.Semaphore | None = None
 
     def _target(self, path: str) -> str:
-        target = self.prefix + path.lstrip("/")
+        target = self.prefix + quote(path.lstrip("/"), safe=_PATH_SAFE)
         if self.query:
             target += ("&" if "?" in target else "?") + self.query
         return target
@@ -270,12 +301,16 @@ class ConnectionPool:
         async with self._slots:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.timeout
+            fresh = False
             while True:
-                connection = await self._connection(deadline)
+                connection = await self._connection(deadline, fresh)
                 try:
                     response = await self._exchange(connection, payload, method == "HEAD", deadline)
                 except _Stale:
-                    continue  # the server dropped it while idle; nothing was sent to be answered
+                    # the server dropped it while idle, and likely the other idle ones too
+                    await self.aclose()
+                    fresh = True
+                    continue
                 except BaseException:
                     connection.close()
                     raise
@@ -285,8 +320,8 @@ class ConnectionPool:
                     connection.close()
                 return response
 
-    async def _connection(self, deadline: float) -> _Connection:
-        while self._idle:
+    async def _connection(self, deadline: float, fresh: bool) -> _Connection:
+        while self._idle and not fresh:
             connection = self._idle.pop()
             if not connection.closed:
                 return connection
@@ -300,6 +335,7 @@ class ConnectionPool:
             raise RequestTimeout(f"could not connect to {self.host}:{self.port} within {self.timeout:g}s") from None
         except OSError as error:
             raise ConnectFailed(f"could not connect to {self.host}:{self.port}: {error.strerror or error}") from None
+        self.ever_connected = True
         return connection
 
     async def _exchange(self, connection: _Connection, payload: bytes, no_body: bool, deadline: float) -> Response:
@@ -356,16 +392,23 @@ class ProxiedPool:
             base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout, trust_env=True,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
         self.timeout = timeout
+        self.ever_connected = False
 
     async def request(self, method: str, path: str, body: bytes | None = None) -> Response:
+        httpx = self._httpx
         try:
             response = await self._client.request(method, path.lstrip("/"), content=body)
-        except self._httpx.ConnectError as error:
+        except httpx.ConnectError as error:
             raise ConnectFailed(f"could not connect: {error}") from None
-        except self._httpx.TimeoutException as error:
+        except httpx.ConnectTimeout:
+            raise RequestTimeout(f"could not connect within {self.timeout:g}s") from None
+        except httpx.TimeoutException as error:
+            self.ever_connected = True
             raise RequestTimeout(f"timed out after {self.timeout:g}s ({type(error).__name__})") from None
-        except self._httpx.TransportError as error:
+        except httpx.TransportError as error:
+            self.ever_connected = True  # it failed after the connection was made
             raise TransportError(f"{type(error).__name__}: {error}") from None
+        self.ever_connected = True
         return Response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
 
     async def aclose(self) -> None:
