@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -23,21 +24,36 @@ class LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._closed = False
+        self._lock = threading.Lock()   # no submission slips in between cancelling and stopping
         self._thread = threading.Thread(target=self.loop.run_forever, name="teacher-loop", daemon=True)
         self._thread.start()
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        if self._closed:
-            coro.close()
-            raise RuntimeError("the teacher was closed")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        with self._lock:
+            if self._closed:
+                coro.close()
+                raise RuntimeError("the teacher was closed")
+            return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.submit(coro).result()
+        future = self.submit(coro)
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except FutureTimeout:
+                # a stopped loop never finishes the work: fail, do not hang the thread for ever
+                if not self._thread.is_alive():
+                    future.cancel()
+                    raise RuntimeError("the teacher was closed") from None
 
     def cancel_pending(self) -> None:
         """Cancel every task in flight: threads waiting on one wake up with CancelledError."""
-        if self._closed or not self.loop.is_running():
+        if self._closed:
+            return
+        self._cancel_all()
+
+    def _cancel_all(self) -> None:
+        if not self.loop.is_running():
             return
 
         async def cancel_all() -> None:
@@ -52,10 +68,11 @@ class LoopThread:
             pass
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self.cancel_pending()
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._cancel_all()
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=5)
