@@ -116,8 +116,8 @@ class Engine:
         return any(endpoint.pool.ever_connected for endpoint in self.endpoints)
 
     def _never_reached(self, state) -> bool:
-        """Give up early when no server has ever answered and none can be connected to: a wrong
-        --base-url or a server not started yet should fail in seconds, not after every backoff."""
+        """Give up early when no connection to any endpoint has ever opened: a wrong --base-url
+        or a server not started yet should fail in seconds, not after every backoff."""
         error = state.outcome.exception() if state.outcome else None
         return (isinstance(error, TeacherHTTPError) and error.unreachable and not self.reached
                 and state.attempt_number >= UNREACHABLE_ATTEMPTS)
