@@ -136,7 +136,8 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
             "re-run with the same options to resume it, choose another --out, or pass --overwrite",
         )
     journal = Journal(out, config, _read_chunks(state / "journal.jsonl"))
-    if previous is not None and previous.get("config_hash") != config_hash(config):
+    new_limit = previous is not None and previous.get("config_hash") != config_hash(config)
+    if new_limit:
         limit = _limit(config)
         if not limit_may_change:
             raise OutputError(f"{out} holds a run of {_rows(_limit(previous['config']))}, not {_rows(limit)}",
@@ -147,7 +148,7 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
                 "resume with a --limit of at least that, choose another --out, or pass --overwrite",
             )
     _remove_unrecorded(out, journal)
-    if previous is None or previous.get("config_hash") != config_hash(config):
+    if previous is None or new_limit:
         # a grown --limit: unfinished again until the new rows are in (checks above all passed)
         manifest_path(out).unlink(missing_ok=True)
         write_json(run_file, {"config_hash": config_hash(config), "config": config})

@@ -74,6 +74,20 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+def _one_after_another(answer, count: int, base_suffix: str = "", path: str = "x") -> tuple[ScriptedServer, list]:
+    """``count`` requests in turn through one pool, to a server that answers with ``answer``."""
+    server = ScriptedServer(answer)
+
+    async def scenario():
+        async with server as url:
+            pool = ConnectionPool(url + base_suffix, {}, 5.0, 2)
+            answers = [await pool.request("POST", path, b"{}") for _ in range(count)]
+            await pool.aclose()
+        return answers
+
+    return server, _run(scenario())
+
+
 def test_keep_alive_reuses_one_connection_and_sends_what_was_asked():
     async def scenario():
         server = ScriptedServer(lambda request: ([_ok(request["body"])], False))
@@ -123,29 +137,13 @@ def test_concurrent_requests_open_at_most_max_connections():
     [b"HTTP/1.1 200 OK\nContent-Length: 11\n\nhello world"],
 ])
 def test_each_framing_gives_the_whole_body_and_keeps_the_connection(pieces):
-    async def scenario():
-        server = ScriptedServer(lambda request: (pieces, False))
-        async with server as url:
-            pool = ConnectionPool(url, {}, 5.0, 2)
-            answers = [await pool.request("POST", "x", b"{}") for _ in range(2)]
-            await pool.aclose()
-        return server, answers
-
-    server, answers = _run(scenario())
+    server, answers = _one_after_another(lambda request: (pieces, False), 2)
     assert [a.body for a in answers] == [b"hello world"] * 2
     assert server.connections == 1
 
 
 def test_a_body_without_length_runs_to_the_close_and_the_next_request_reconnects():
-    async def scenario():
-        server = ScriptedServer(lambda request: ([b"HTTP/1.0 200 OK\r\n\r\n", b"until ", b"close"], True))
-        async with server as url:
-            pool = ConnectionPool(url, {}, 5.0, 2)
-            answers = [await pool.request("POST", "x", b"{}") for _ in range(2)]
-            await pool.aclose()
-        return server, answers
-
-    server, answers = _run(scenario())
+    server, answers = _one_after_another(lambda request: ([b"HTTP/1.0 200 OK\r\n\r\n", b"until ", b"close"], True), 2)
     assert [a.body for a in answers] == [b"until close"] * 2
     assert server.connections == 2
 
@@ -190,15 +188,8 @@ def test_a_reused_connection_closed_before_any_answer_is_sent_again_on_a_new_one
 
 
 def test_an_empty_error_body_marked_gzip_gives_the_status_not_a_decoding_error():
-    async def scenario():
-        answer = b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"
-        async with ScriptedServer(lambda request: ([answer], False)) as url:
-            pool = ConnectionPool(url, {}, 5.0, 1)
-            response = await pool.request("POST", "x", b"{}")
-            await pool.aclose()
-        return response
-
-    response = _run(scenario())
+    answer = b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"
+    _, (response,) = _one_after_another(lambda request: ([answer], False), 1)
     assert (response.status, response.body) == (500, b"")
 
 
@@ -224,15 +215,8 @@ def test_a_request_the_server_reads_then_drops_is_sent_at_most_twice():
 
 
 def test_a_base_url_path_with_spaces_or_non_ascii_is_percent_encoded():
-    async def scenario():
-        server = ScriptedServer(lambda request: ([_ok(b"ok")], False))
-        async with server as url:
-            pool = ConnectionPool(url + "/team a/caf\u00e9", {}, 5.0, 1)
-            await pool.request("POST", "chat/completions", b"{}")
-            await pool.aclose()
-        return server
-
-    assert _run(scenario()).requests[0]["line"] == "POST /v1/team%20a/caf%C3%A9/chat/completions HTTP/1.1"
+    server, _ = _one_after_another(lambda request: ([_ok(b"ok")], False), 1, "/team a/caf\u00e9", "chat/completions")
+    assert server.requests[0]["line"] == "POST /v1/team%20a/caf%C3%A9/chat/completions HTTP/1.1"
 
 
 def test_a_server_that_closes_a_fresh_connection_without_answering_is_an_error_not_a_resend():
@@ -305,14 +289,10 @@ def test_proxies_from_the_environment_route_through_httpx(monkeypatch):
     assert isinstance(open_pool("http://127.0.0.1:8000/v1", {}, 1.0, 1), ConnectionPool)
 
 
-def test_a_dead_endpoint_beside_a_slow_live_one_does_not_stop_the_engine():
+def test_a_dead_endpoint_beside_a_slow_live_one_does_not_stop_the_engine(closed_port):
     # the live server takes a second to answer, so while its first answers are pending the dead
     # one has refused several connections: the live one was reached, so that is not fatal
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    dead = f"http://127.0.0.1:{closed_port}/v1"
 
     async def scenario(url):
         engine = Engine([dead, url], "sk-test", concurrency=4, timeout=10, max_backoff=0.2)

@@ -143,20 +143,11 @@ def test_a_failing_endpoint_is_taken_out_of_rotation(tmp_path):
         assert good.stats.total > 50
 
 
-def _closed_port_url() -> str:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"  # nothing listens there once the probe is closed
-
-
-def test_a_teacher_nobody_can_connect_to_stops_the_run_with_one_line(tmp_path, capsys):
+def test_a_teacher_nobody_can_connect_to_stops_the_run_with_one_line(tmp_path, capsys, closed_port):
     from openmementos.cli import main
 
     data = many_traces(tmp_path / "in.jsonl", 4)
-    url = _closed_port_url()
+    url = f"http://127.0.0.1:{closed_port}/v1"
     secret_url = url.replace("http://", "http://user:hunter2@") + "?api-version=SECRETQ"
     code = main(["segment", "--input", str(data), "--out", str(tmp_path / "out"), "--teacher", "openai:fake-teacher",
                  "--base-url", secret_url, "--api-key", KEY, "--no-cache"])
@@ -167,10 +158,10 @@ def test_a_teacher_nobody_can_connect_to_stops_the_run_with_one_line(tmp_path, c
     assert not (tmp_path / "out" / "quarantine").exists(), "an unreachable server is not the traces' fault"
 
 
-def test_a_dead_endpoint_beside_a_live_one_loses_nothing(tmp_path):
+def test_a_dead_endpoint_beside_a_live_one_loses_nothing(tmp_path, closed_port):
     data = many_traces(tmp_path / "in.jsonl", 6)
     with FakeOpenAI() as good:
-        opts = options(good, tmp_path, base_urls=(_closed_port_url(), good.base_url), max_attempts=10)
+        opts = options(good, tmp_path, base_urls=(f"http://127.0.0.1:{closed_port}/v1", good.base_url), max_attempts=10)
         summary = run_segment(job(data, tmp_path / "out", opts))
         assert summary.kept == 6 and summary.quarantined == 0
         assert good.stats.total > 50

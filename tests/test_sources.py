@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -400,11 +399,9 @@ def test_hub_input_offline_fails_at_once_with_the_local_copy_hint(spec):
     assert "--input" in caught.value.hint and caught.value.exit_code == 2
 
 
-def test_hub_input_fails_fast_when_the_endpoint_refuses_connections(monkeypatch):
+def test_hub_input_fails_fast_when_the_endpoint_refuses_connections(monkeypatch, closed_port):
     # The TCP check, without HF_HUB_OFFLINE: a local port nobody listens on refuses at once.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     started = time.monotonic()
