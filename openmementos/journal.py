@@ -126,11 +126,15 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
     run_file = state / "run.json"
     if overwrite:
         clear_output(out)
-    elif out.exists() and not run_file.is_file() and any(out.iterdir()):
+    # a bare state folder is a run killed before it wrote run.json: ours to start again
+    elif out.exists() and not run_file.is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
         raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new --out")
     state.mkdir(parents=True, exist_ok=True)
     previous = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else None
-    if previous is not None and run_identity(previous.get("config") or {}) != run_identity(config):
+    if previous is None:
+        # at once: a run killed from here on leaves a folder a re-run recognises as its own
+        write_json(run_file, {"config_hash": config_hash(config), "config": config})
+    elif run_identity(previous.get("config") or {}) != run_identity(config):
         raise OutputError(
             f"{out} holds an unfinished run with a different configuration",
             "re-run with the same options to resume it, choose another --out, or pass --overwrite",
@@ -148,7 +152,7 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
                 "resume with a --limit of at least that, choose another --out, or pass --overwrite",
             )
     _remove_unrecorded(out, journal)
-    if previous is None or new_limit:
+    if new_limit:
         # a grown --limit: unfinished again until the new rows are in (checks above all passed)
         manifest_path(out).unlink(missing_ok=True)
         write_json(run_file, {"config_hash": config_hash(config), "config": config})

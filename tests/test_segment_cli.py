@@ -156,6 +156,16 @@ def test_a_smaller_limit_than_the_rows_already_done_is_refused_in_one_line(tmp_p
     assert run_cli("segment", "--input", "sample", "--quiet", "--workers", "1", "--out", str(out), "--limit", "15") == 0
 
 
+def test_a_run_killed_before_it_wrote_its_run_file_starts_again(tmp_path):
+    out = tmp_path / "o"
+    (out / ".openmementos").mkdir(parents=True)   # what a kill right after creating it leaves
+    assert run_cli("segment", "--input", "sample", "--limit", "3", "--out", str(out), "--quiet", "--workers", "1") == 0
+    assert json.loads((out / "manifest.json").read_text())["counts"]["input_rows"] == 3
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert run_cli("segment", "--input", "sample", "--limit", "3", "--out", str(tmp_path / "other"), "--quiet") == 2
+
+
 def test_json_summary_is_machine_readable(tmp_path, capsys):
     assert run_cli("segment", "--input", "sample", "--limit", "4", "--out", str(tmp_path / "o"), "--json", "--quiet", "--workers", "1") == 0
     summary = json.loads(capsys.readouterr().out)
