@@ -4,7 +4,12 @@ Sentences are the units the boundary scorer and the optimiser work with, so a cu
 only between two of them. The split keeps structure whole (code, display and inline math),
 knows that abbreviations, decimals and list numbers are not sentence ends, then applies the
 paper's joins: a sentence ending in ``:`` joins the next, one opening with a connective
-("Therefore", "Thus", ...) joins the previous, and fragments under ``min_tokens`` merge.
+("Therefore", "Thus", ...) joins the previous inside a math derivation, and fragments under
+``min_tokens`` merge.
+
+Granularity follows the MEMENTO authors' splitter: a sentence ends at a terminator or a blank
+line. A single newline inside a paragraph is only a line wrap, unless the next line starts a
+list item, code, display math or a heading (or the line before it was one of those).
 
 Only whitespace ever separates two sentences, and every separator is recorded, so
 ``leading + sentences[0] + separators[0] + ... + sentences[-1] + separators[-1]`` is the
@@ -25,8 +30,14 @@ from .tokens import TokenCounter
 class SplitConfig:
     min_tokens: int = 5          # fragments under this merge with a neighbour
     join_colon: bool = True      # "... as follows:" belongs with what follows
-    # A conclusion belongs with its derivation: a cut just before "Therefore" strands it.
+    # A step of a derivation belongs with the step before it: a cut just before "Therefore x = 3"
+    # strands it. Only inside math (both sentences have some) and within a paragraph: elsewhere
+    # "So I think ..." or "Therefore the code ..." often opens a new stretch of reasoning.
     join_connectives: tuple[str, ...] = ("Therefore", "Thus", "So", "Hence")
+    # Lines of one calculation (a math line that ends without a full stop, then another math
+    # line) and runs of list items stay together, up to this many characters: a cut inside a
+    # calculation or a list is never a good one, and scoring each line costs requests.
+    join_math_chars: int = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +84,20 @@ _PROTECTED = re.compile(
 )
 
 # Candidate cuts: whitespace after a terminator (and closing quotes, brackets, emphasis), or any
-# whitespace run that holds a newline. Reasoning traces put one thought per line, so a single
-# newline ends a sentence too.
+# whitespace run that holds a newline; :func:`_is_cut` decides which end a sentence.
 _CLOSERS = "\"'”’)]}»*_"
 _CUT = re.compile(rf"[.!?…][{re.escape(_CLOSERS)}]*(?P<ws>\s+)|\s*\n\s*")
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+# A line that is structure, not a wrapped continuation: a list item, a heading, code or display math.
+_LIST_ITEM = r"(?:[-*+•]|\d+(?:\.\d+)*[.)]|\(?[a-zA-Z][.)]|\([ivxIVX]+\)|[ivx]+[.)])[ \t]"
+_HEADING_LINE = r"(?:\#{1,6}[ \t]|\*\*[^*\n]+\*\*[:.]?[ \t]*$|(?:Step|Case|Part)[ \t]+\w+[ \t]*[:.)])"
+_STRUCTURE_START = re.compile(rf"(?:{_LIST_ITEM}|{_HEADING_LINE}|`{{3}}|~{{3}}|\$\$|\\\[|\\begin\{{|[ ]{{4}}|\t)", re.MULTILINE)
+_STRUCTURE_END = re.compile(r"(?:`{3}|~{3}|\$\$|\\\]|\\end\{[^{}\n]*\})[ \t]*$")
+_HEADING = re.compile(_HEADING_LINE, re.MULTILINE)
+_LIST_START = re.compile(_LIST_ITEM)
+_TERSE_WORDS = 30  # a math sentence this short is one step of a computation, not a thought of its own
+# Some mathematics: a LaTeX span or command, a relation or operator sign, or digits joined by an operator.
+_MATH = re.compile(r"\\[a-zA-Z]+|\\[(\[]|\$|[=<>^_≤≥≠≈⇒→⟹∑∏∫√±×÷]|\d\s*[-+*/]\s*\(?\s*[\w(]")
 
 # Words whose trailing period is part of the word. "etc." is handled apart: it often does end one.
 _ABBREVIATIONS = frozenset(
@@ -157,9 +178,12 @@ def _raw_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _is_cut(text: str, at: int, ws_start: int, ws_end: int) -> bool:
     """Whether the whitespace run [ws_start, ws_end) ends the sentence before it."""
-    if "\n" in text[ws_start:ws_end]:
+    ws = text[ws_start:ws_end]
+    if "\n" in ws and (_BLANK_LINE.search(ws) or _line_break_is_structural(text, ws_start, ws_end)):
         return True
     mark = text[at]
+    if mark not in ".!?…":
+        return False  # a bare line wrap inside a paragraph
     following = text[ws_end] if ws_end < len(text) else ""
     if mark == "?":
         return True
@@ -181,6 +205,17 @@ def _is_cut(text: str, at: int, ws_start: int, ws_end: int) -> bool:
     if _ENUMERATOR.fullmatch(bare) and _at_line_start(text, at - len(word)):
         return False
     return True
+
+
+def _line_break_is_structural(text: str, ws_start: int, ws_end: int) -> bool:
+    """Whether a single line break ends the sentence: the next line starts structure (a list item,
+    a heading, code, display math), or the line before it was a heading or closed code or math."""
+    next_line_start = text.rfind("\n", ws_start, ws_end) + 1
+    if _STRUCTURE_START.match(text, next_line_start):
+        return True
+    line_start = text.rfind("\n", 0, ws_start) + 1
+    previous = text[line_start:ws_start]
+    return bool(_STRUCTURE_END.search(previous) or _HEADING.match(previous.lstrip()) and not previous.rstrip().endswith(":"))
 
 
 def _word_before(text: str, at: int) -> str:
@@ -211,19 +246,48 @@ def _ends_with_colon(text: str, s: int, e: int) -> bool:
     return text[e] == ":"
 
 
+def _derivation_step(text: str, connective: re.Pattern[str] | None, prev: tuple[int, int], s: int, e: int) -> bool:
+    """A sentence opening with a connective that continues a math derivation in the same paragraph."""
+    return (
+        connective is not None
+        and connective.match(text, s) is not None
+        and not _BLANK_LINE.search(text, prev[1], s)
+        and _MATH.search(text, s, e) is not None
+        and _MATH.search(text, *prev) is not None
+    )
+
+
+def _continues_calculation(text: str, prev: tuple[int, int], s: int, e: int) -> bool:
+    """The next piece goes on with the previous one: two list items, or two math pieces where the
+    first has no full stop, or both are short in one paragraph (terse steps of one computation)."""
+    prev_s, prev_e = prev
+    if _LIST_START.match(text, prev_s) and _LIST_START.match(text, s):
+        return True
+    if _HEADING.match(text, s) or _MATH.search(text, prev_s, prev_e) is None or _MATH.search(text, s, e) is None:
+        return False
+    if text[prev_e - 1] not in ".!?…":
+        return True  # "x + y = 2" then "x - y = 0": one calculation, even a line or two apart
+    # two short finished steps go together only within a paragraph: a blank line is the writer's break
+    terse = len(text[prev_s:prev_e].split()) <= _TERSE_WORDS and len(text[s:e].split()) <= _TERSE_WORDS
+    return terse and not _BLANK_LINE.search(text, prev_e, s)
+
+
 def _join(text: str, spans: list[tuple[int, int]], config: SplitConfig) -> list[tuple[int, int]]:
-    """Apply the colon and connective joins; the whitespace between stays inside the sentence."""
+    """Apply the colon, connective and calculation joins; the whitespace between stays inside
+    the sentence."""
     connective = _connective_pattern(config.join_connectives)
     joined = [spans[0]]
+    previous = spans[0]  # the last raw piece: a long joined run must not "have math" from far back
     for s, e in spans[1:]:
         prev_s, prev_e = joined[-1]
-        glue = (config.join_colon and _ends_with_colon(text, prev_s, prev_e)) or (
-            connective is not None and connective.match(text, s) is not None
-        )
+        glue = (config.join_colon and _ends_with_colon(text, prev_s, prev_e)) or _derivation_step(
+            text, connective, previous, s, e
+        ) or (e - prev_s <= config.join_math_chars and _continues_calculation(text, previous, s, e))
         if glue:
             joined[-1] = (prev_s, e)
         else:
             joined.append((s, e))
+        previous = (s, e)
     return joined
 
 

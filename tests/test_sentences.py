@@ -15,7 +15,7 @@ from openmementos.tokens import TiktokenCounter
 
 COUNTER = TiktokenCounter("cl100k_base")
 # The structure rules alone: no joins and no fragment merging, so every cut is visible.
-RAW = SplitConfig(min_tokens=0, join_colon=False, join_connectives=())
+RAW = SplitConfig(min_tokens=0, join_colon=False, join_connectives=(), join_math_chars=0)
 
 
 def _between_think(text: str) -> str:
@@ -92,6 +92,7 @@ configs = st.builds(
     min_tokens=st.integers(0, 8),
     join_colon=st.booleans(),
     join_connectives=st.sampled_from([(), ("Therefore", "Thus", "So", "Hence")]),
+    join_math_chars=st.sampled_from([0, 40, 600]),
 )
 
 
@@ -200,10 +201,32 @@ def test_list_numbers_are_not_sentence_ends():
     assert result.sentences == ["Two cases:", "1. The first case holds.", "2. The second fails.", "- A bullet item."]
 
 
-def test_newlines_end_sentences_and_paragraph_breaks_are_separators():
+def test_a_line_wrap_inside_a_paragraph_does_not_end_a_sentence_but_a_blank_line_does():
     result = split("We have x = 2\ny = 3 as well\n\nNow add them up", COUNTER, RAW)
-    assert result.sentences == ["We have x = 2", "y = 3 as well", "Now add them up"]
-    assert result.separators == ["\n", "\n\n", ""]
+    assert result.sentences == ["We have x = 2\ny = 3 as well", "Now add them up"]
+    assert result.separators == ["\n\n", ""]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The cases are\n- first one\n- second one", ["The cases are", "- first one", "- second one"]),
+        ("Two steps\n1) add them\n2) check it", ["Two steps", "1) add them", "2) check it"]),
+        ("We get this\n$$x = 2$$\nthen go on", ["We get this", "$$x = 2$$", "then go on"]),
+        ("We get this\n\\[x = 2\\]\nthen go on", ["We get this", "\\[x = 2\\]", "then go on"]),
+        ("The code is\n```\nx = 1\n```\nand it runs", ["The code is", "```\nx = 1\n```", "and it runs"]),
+        ("Some words here\n## Results\nmore words", ["Some words here", "## Results", "more words"]),
+        ("Some words here\n**Final Answer**\nthe value 3", ["Some words here", "**Final Answer**", "the value 3"]),
+        ("Some words here\nStep 2: add the terms", ["Some words here", "Step 2: add the terms"]),
+    ],
+)
+def test_a_line_break_before_structure_or_after_a_heading_ends_a_sentence(text, expected):
+    assert split(text, COUNTER, RAW).sentences == expected
+
+
+def test_a_terminator_at_a_line_end_still_ends_the_sentence():
+    result = split("First we look at it.\nThen we go on\nfrom there.", COUNTER, RAW)
+    assert result.sentences == ["First we look at it.", "Then we go on\nfrom there."]
 
 
 def test_sentence_ending_in_colon_joins_the_next():
@@ -219,10 +242,43 @@ def test_colon_behind_emphasis_joins_the_next():
 
 
 @pytest.mark.parametrize("word", ["Therefore,", "Thus", "So,", "Hence"])
-def test_sentence_opening_with_a_connective_joins_the_previous(word):
-    text = f"The discriminant is negative.\n\n{word} there are no real roots. Next part."
+def test_a_connective_joins_the_previous_sentence_inside_a_math_derivation(word):
+    text = f"Then 2x + 1 = 7. {word} x = 3 and we stop. Next part."
     result = split(text, COUNTER, SplitConfig(min_tokens=0))
-    assert result.sentences == [f"The discriminant is negative.\n\n{word} there are no real roots.", "Next part."]
+    assert result.sentences == [f"Then 2x + 1 = 7. {word} x = 3 and we stop.", "Next part."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The discriminant is negative. Therefore the code returns early.",    # no math on either side
+        "We found x = 3. So I think the approach works.",                     # no math after
+        "The case is settled now. Thus x = 3 overall.",                       # no math before
+        "We found x = 3.\n\nSo x + 1 = 4 follows.",                           # across a blank line
+    ],
+)
+def test_a_connective_outside_a_derivation_or_across_a_blank_line_can_open_a_block(text):
+    assert len(split(text, COUNTER, SplitConfig(min_tokens=0)).sentences) == 2
+
+
+def test_lines_of_one_calculation_and_runs_of_list_items_stay_together():
+    config = SplitConfig(min_tokens=0)
+    calculation = "Equation 1: 3x - 4y = 24\n\nEquation 2: 4x - 4y = -6"
+    assert split(f"{calculation}\n\nNow we subtract them.", COUNTER, config).sentences == [calculation, "Now we subtract them."]
+    items = "- first x = 1\n- second y = 2\n- third z"
+    assert split(f"The three cases are listed.\n{items}", COUNTER, config).sentences == ["The three cases are listed.", items]
+
+
+def test_short_finished_steps_join_within_a_paragraph_only():
+    config = SplitConfig(min_tokens=0)
+    assert split("So 2 * 3 = 6. Then 6 + 1 = 7.", COUNTER, config).sentences == ["So 2 * 3 = 6. Then 6 + 1 = 7."]
+    assert split("So 2 * 3 = 6.\n\nThen 6 + 1 = 7.", COUNTER, config).sentences == ["So 2 * 3 = 6.", "Then 6 + 1 = 7."]
+
+
+def test_a_calculation_join_stops_at_the_length_cap():
+    lines = "\n\n".join(f"x_{i} = {i} + y_{i}" for i in range(40))
+    result = split(lines, COUNTER, SplitConfig(min_tokens=0, join_math_chars=100))
+    assert len(result.sentences) > 5 and all(len(s) <= 100 for s in result.sentences)
 
 
 def test_words_that_only_start_like_a_connective_do_not_join():
