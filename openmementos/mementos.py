@@ -2,8 +2,10 @@
 
 A memento under ``threshold`` is rewritten with the judge's feedback and judged again, up to
 ``max_rounds`` refinements (two in the paper). Every round's verdict is kept on the trace; the
-memento kept is the best-judged draft (the latest among equals), so a refinement that makes
-things worse never replaces a better draft.
+memento kept is the best-judged draft, so a refinement that makes things worse never replaces a
+better draft, and one that is longer than the draft it refined without scoring higher is
+discarded: refinement must not creep towards the length cap. The next round refines the draft
+kept.
 """
 
 from __future__ import annotations
@@ -32,20 +34,20 @@ def _block_memento(
         teacher.compress(CompressRequest(trace.problem, block, index, previous, config.target_ratio))
     )
     rounds: list[JudgeRound] = []
-    best = (float("-inf"), memento)
+    best_score, best, feedback = float("-inf"), memento, ""
     for attempt in range(config.max_rounds + 1):
         verdict = parse_verdict(teacher.judge(JudgeRequest(trace.problem, block, memento, index, previous)))
         rounds.append(JudgeRound(verdict.score, verdict.feedback, {**verdict.parts, **{f"-{k}": v for k, v in verdict.deductions.items()}}))
-        if verdict.score >= best[0]:
-            best = (verdict.score, memento)
-        if verdict.score >= config.threshold or attempt == config.max_rounds:
+        if verdict.score > best_score or (verdict.score == best_score and len(memento) <= len(best)):
+            best_score, best, feedback = verdict.score, memento, verdict.feedback
+        if best_score >= config.threshold or attempt == config.max_rounds:
             break
         memento = parse_memento(
             teacher.refine(
-                RefineRequest(trace.problem, block, memento, verdict.feedback, index, previous, config.target_ratio)
+                RefineRequest(trace.problem, block, best, feedback, index, previous, config.target_ratio)
             )
         )
-    return best[1], rounds
+    return best, rounds
 
 
 def memento_trace(trace: Trace, teacher: Teacher, counter: TokenCounter, config: MementoConfig = MementoConfig()) -> Trace | Skip:

@@ -19,6 +19,7 @@ from openmementos.answers import parse_boundary_scores, parse_memento, parse_ver
 from openmementos.resources import load_prompt
 from openmementos.teacher import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest, Teacher
 from openmementos.teacher.heuristic import RULES_VERSION, HeuristicTeacher
+from openmementos.tokens import TiktokenCounter
 
 REPO = Path(__file__).resolve().parents[1]
 # numbers as the judge reads them: digits not glued to a letter (x1 is a name)
@@ -149,7 +150,8 @@ def test_real_boundaries_before_alternatively_outscore_those_after_colons(shared
             if sentences[i].rstrip().endswith(":"):
                 after_colon.append(score)
     assert len(before_alternative) >= 5 and len(after_colon) >= 20
-    assert set(before_alternative) == {3}
+    # a new approach is always at least a good break (3 is kept for the strongest break nearby)
+    assert min(before_alternative) >= 2
     assert set(after_colon) == {0}
 
 
@@ -279,7 +281,8 @@ def test_judge_feedback_names_missing_numbers_and_formulas(teacher):
     block = "Let r = 3 and h = 2r = 6. The area is 72 = ((a + b)/2) * 6, so a + b = 24. Check: 12 * 6 = 72."
     verdict = _verdict(teacher, "p", block, "a + b = 24.")
     assert "missing numbers:" in verdict.feedback and "72" in verdict.feedback
-    assert "missing formula: h = 2r = 6" in verdict.feedback
+    # judged on what the block concludes: the formula of its concluding sentence, as written
+    assert "missing formula: 72 = ((a + b)/2) * 6" in verdict.feedback
     assert verdict.parts["numbers"] < 2 and verdict.parts["formulas"] < 3
 
 
@@ -406,13 +409,40 @@ def test_prompts_fill_with_str_format_and_show_a_valid_answer(name):
     assert len(prompt.version) == 12
 
 
-def test_a_paragraph_break_lifts_a_plain_boundary_but_never_a_never_cut_one():
-    from openmementos.teacher.base import BoundaryRequest
-    from openmementos.teacher.heuristic import HeuristicTeacher
-
+def test_a_blank_line_lifts_a_break_where_blank_lines_are_rare_but_never_a_never_cut_one():
     teacher = HeuristicTeacher()
-    sentences = ("The area is 12.", "The perimeter is 14.", "We need the following:", "x = 3.")
-    plain = teacher.score_boundaries(BoundaryRequest("p", sentences, (0, 2)))["scores"]
-    broken = teacher.score_boundaries(BoundaryRequest("p", sentences, (0, 2), paragraph_breaks=(True, False, True, False)))["scores"]
-    assert broken[0] == plain[0] + 1 and plain[0] >= 1
-    assert plain[1] == broken[1] == 0
+
+    def scores(sentences, breaks=()):
+        return teacher.score_boundaries(BoundaryRequest("p", sentences, (1,), paragraph_breaks=breaks))["scores"][0]
+
+    window = ("We start with a square of side 3.", "The area of the square is 12.", "Also, the perimeter matters here.",
+              "That is all for now.")
+    assert scores(window) == 2
+    assert scores(window, (False, True, False)) == 3      # the writer's own, rare, break
+    assert scores(window, (True, True, True)) == 2        # a blank line after every sentence says nothing
+    never = ("We start with a square of side 3.", "We need the following:", "x = 3.", "That is all.")
+    assert scores(never, (False, True, False)) == 0
+
+
+def _window_scores(problem: str, sentences: list[str], teacher: HeuristicTeacher) -> list[int]:
+    """Scores as the pipeline asks for them: windows of 16 boundaries with 2 sentences of context."""
+    out: list[int] = []
+    for start in range(0, len(sentences) - 1, 16):
+        first = max(0, start - 2)
+        window = tuple(sentences[first:start + 19])
+        boundaries = tuple(range(start - first, min(start - first + 16, len(window) - 1)))
+        out += parse_boundary_scores(teacher.score_boundaries(BoundaryRequest(problem, window, boundaries, first)), len(boundaries))
+    return out
+
+
+def test_strong_breaks_are_about_as_rare_as_the_papers_blocks_on_real_traces(shared_data, teacher):
+    # The paper's blocks average about 1,150 tokens, so its teacher's top score comes about once
+    # per thousand tokens (the optimiser cuts at roughly every 3).
+    counter = TiktokenCounter()
+    threes = tokens = 0
+    for problem, thinking in _traces(shared_data):
+        sentences = [s for s in SENTENCE.split(thinking) if s.strip()]
+        threes += _window_scores(problem, sentences, teacher).count(3)
+        tokens += counter.count(thinking)
+    per_thousand_tokens = threes / tokens * 1000
+    assert 0.5 <= per_thousand_tokens <= 1.3, per_thousand_tokens

@@ -111,7 +111,8 @@ def test_segment_shards_of_a_long_real_trace_pass_every_check(shared_data, tmp_p
     out = tmp_path / "shards"
     run_segment(SegmentJob(input=str(shared_data / "traces" / "ot3_example_trace.jsonl"), out=out, workers=1))
     (record,) = results(out, tmp_path)
-    assert record["passed"] and record["errors"] == [] and record["stats"]["blocks"] >= 20
+    # about 12,300 thinking tokens: blocks of the paper's size (about 1,150 tokens, 0.7-1.4x)
+    assert record["passed"] and record["errors"] == [] and 8 <= record["stats"]["blocks"] <= 16
 
 
 def test_full_config_rows_as_jsonl_get_the_same_verdicts_as_the_parquet_shards(real_shards, tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import ValidateConfig
-from .numerals import atoms, final_value, trivial
+from .numerals import atoms, final_value, number_recall, trivial
 from .record import Finding, Record
 
 _SHOW = 5  # values quoted in a message
@@ -66,23 +66,27 @@ def _quote(items) -> str:
 
 
 def recall(record: Record, level: str, config: ValidateConfig, known: Facts | None) -> list[Finding] | None:
-    """Share of the block's numbers the memento states; the block's final value counts twice."""
+    """Share of the block's new numbers the memento states; the block's final value counts twice.
+
+    Numbers the problem or an earlier memento already states are context, not news: a memento
+    need not repeat them (a code block that re-runs the sample input of the problem states no
+    new number at all).
+    """
     if known is None:
         return None
     found = []
+    context = set(known.problem)
     for i, (block, memento, final) in enumerate(zip(known.blocks, known.mementos, known.finals)):
-        wanted = {v for v in block if not trivial(v)}
-        if len(wanted) < config.recall_min_numbers:
+        got = number_recall(block, memento, final, context)
+        context |= memento
+        if len(got.wanted) < config.recall_min_numbers or got.score >= config.min_number_recall:
             continue
-        kept = wanted & memento
-        final_kept = final is None or final in memento
-        score = (len(kept) + (final is not None and final_kept)) / (len(wanted) + (final is not None))
-        if score < config.min_number_recall:
-            lost = "" if final_kept else f"; final value {final} missing"
-            found.append(Finding("faithfulness.recall", level,
-                                 f"memento {i} states {len(kept)} of its block's {len(wanted)} numbers (recall {score:.2f} < "
-                                 f"--min-number-recall {config.min_number_recall}){lost}; missing: {_quote(wanted - memento)}",
-                                 block=i, weight=1 + config.min_number_recall - score))
+        lost = "" if got.final_kept else f"; final value {got.final} missing"
+        found.append(Finding("faithfulness.recall", level,
+                             f"memento {i} states {len(got.kept)} of its block's {len(got.wanted)} new numbers (recall "
+                             f"{got.score:.2f} < --min-number-recall {config.min_number_recall}){lost}; missing: "
+                             f"{_quote(got.wanted - got.kept)}",
+                             block=i, weight=1 + config.min_number_recall - got.score))
     return found
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 # Scanning text with a regex costs ~30 ns a character in Python; mapping bytes with a table and
@@ -120,13 +121,44 @@ def values(text: str) -> set[str]:
     return stated | derived
 
 
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """How many of a block's new values a memento states (see :func:`number_recall`)."""
+
+    score: float
+    wanted: frozenset[str]      # the block's non-trivial values the context does not already hold
+    kept: frozenset[str]        # those the memento states
+    final: str | None           # the block's final value, unless the context already holds it
+    final_kept: bool
+
+
+def number_recall(block: set[str], memento: set[str], final: str | None, context: set[str]) -> Recall:
+    """The share of the block's new values that the memento states, the final value counting twice.
+
+    ``context`` is what the reader already has (the problem, earlier mementos): values found
+    there are not news, so a memento need not repeat them.
+
+    >>> number_recall({"12", "24", "504"}, {"504"}, "504", {"12"}).score
+    0.6666666666666666
+    """
+    wanted = frozenset(v for v in block if not trivial(v) and v not in context)
+    if final is not None and final in context:
+        final = None
+    kept = wanted & memento
+    final_kept = final is None or final in memento
+    total = len(wanted) + (final is not None)
+    score = (len(kept) + (final is not None and final_kept)) / total if total else 1.0
+    return Recall(score, wanted, frozenset(kept), final, final_kept)
+
+
 def trivial(value: str) -> bool:
     """Single digits are everywhere (step numbers, small coefficients): no evidence either way."""
     return len(value) == 1
 
 
-def final_value(text: str) -> str | None:
-    """The last non-trivial value a result sign introduces in ``text`` (``= 504``, ``is 12``).
+def final_value(text: str, *, trivial_too: bool = False) -> str | None:
+    """The last non-trivial value a result sign introduces in ``text`` (``= 504``, ``is 12``);
+    with ``trivial_too``, single digits count as well.
 
     >>> final_value("so r + s = 24, and the answer is 504. Check: x = 2.")
     '504'
@@ -141,7 +173,7 @@ def final_value(text: str) -> str | None:
             match = _AFTER.match(text, at + len(marker))
             if match:
                 value = canonical(match.group(1))
-                if not trivial(value):
+                if trivial_too or not trivial(value):
                     best = (at, value)
                     break
             end = at
