@@ -21,11 +21,12 @@ from openmementos.validate.schema import RowSchema, arrow_type_name, row_schema
 
 SAMPLE_ROW = {
     "problem": "Find x if 2x + 3 = 11.",
-    "response": fmt.render(["So 2x = 8 and x = 4. Check: 2*4 + 3 = 11."], ["2x + 3 = 11 => x = 4 (checked: 8 + 3 = 11)."], "\n\n**4**"),
+    "response": fmt.render(["So 2x = 8 and x = 4 after taking 3 from each side. Check: 2*4 + 3 = 11, as required."],
+                           ["2x + 3 = 11 => x = 4 (checked: 8 + 3 = 11)."], "\n\n**4**"),
     "domain": "math",
     "source": "unit",
     "difficulty": 1,
-    "sentences": ["So 2x = 8 and x = 4.", "Check: 2*4 + 3 = 11."],
+    "sentences": ["So 2x = 8 and x = 4 after taking 3 from each side.", "Check: 2*4 + 3 = 11, as required."],
     "blocks": [[0, 1]],
     "block_summaries": ["2x + 3 = 11 => x = 4 (checked: 8 + 3 = 11)."],
     "separators": [" ", ""],
@@ -133,7 +134,8 @@ def test_checks_and_groups_can_be_selected_skipped_and_re_levelled():
     config = ValidateConfig(checks=("faithfulness", "sizes.ratio"), skip=("faithfulness.duplicate",),
                             severity=(("sizes.ratio", "error"),))
     enabled = {name for name in CHECK_NAMES if config.severity_of(name)}
-    assert enabled == {"faithfulness.recall", "faithfulness.hallucination", "faithfulness.lookahead", "sizes.ratio"}
+    assert enabled == {"faithfulness.recall", "faithfulness.hallucination", "faithfulness.lookahead",
+                       "faithfulness.changed_number", "faithfulness.order", "sizes.ratio"}
     assert config.severity_of("sizes.ratio") == "error"
     for bad in ({"checks": ("faithfulness.nope",)}, {"skip": ("nope",)}, {"severity": (("sizes.ratio", "fatal"),)},
                 {"min_block_tokens": 300, "max_block_tokens": 200}):
@@ -158,11 +160,19 @@ def test_judge_gate_reads_the_best_round_of_each_block():
     assert [f.message for f in failing.errors] == ["memento 0 judge score 7.5 is below --min-judge-score 8"]
 
 
-def test_narration_and_non_ascii_mementos_are_style_warnings():
+def test_narration_and_superscript_mementos_are_style_warnings():
     row = {k: SAMPLE_ROW[k] for k in ("problem", "domain", "source", "difficulty")}
-    row["response"] = fmt.render(["So 2x = 8 and x = 4."], ["In this block the model finds x = 4 ≥ 0."], "")
+    row["response"] = fmt.render(["So 2x = 8 and x = 4."], ["In this block the model finds x = 4 ≥ 0, x² = 16."], "")
     result = check_row(Checker(ValidateConfig(checks=("style",))), 0, "row", row)
     assert result.passed and {f.check for f in result.warnings} == {"style.ascii", "style.narration"}
+    assert "'²'" in next(f.message for f in result.warnings if f.check == "style.ascii")
+
+
+def test_arrows_dashes_and_relations_are_ordinary_in_real_mementos_and_pass_the_style_check():
+    # the real MEMENTO science mementos write "→" and a non-breaking hyphen ("co‑elution")
+    row = {k: SAMPLE_ROW[k] for k in ("problem", "domain", "source", "difficulty")}
+    row["response"] = fmt.render(["So 2x = 8 and x = 4."], ["2x = 8 → x = 4 ≥ 0 (co‑check)."], "")
+    assert check_row(Checker(ValidateConfig(checks=("style",))), 0, "row", row).warnings == []
 
 
 def test_a_bad_jsonl_line_is_a_schema_failure_of_that_record():

@@ -34,7 +34,7 @@ def shards(tmp_path_factory) -> Path:
 
 def _rows(n_failing: int, n_passing: int) -> list[dict]:
     good = fmt.render(["We need x with 2x + 3 = 11, so 2x = 8 and x = 4; check 2*4 + 3 = 11."],
-                      ["2x + 3 = 11 => 2x = 8 => x = 4 (check: 8 + 3 = 11)."], "\n\n**4**")
+                      ["2x + 3 = 11 => x = 4 (checked)."], "\n\n**4**")
     bad = good.replace(fmt.BLOCK_END, "", 1)
     row = {"problem": "Solve 2x + 3 = 11.", "domain": "math", "source": "unit", "difficulty": 1}
     return [{**row, "response": bad} for _ in range(n_failing)] + [{**row, "response": good} for _ in range(n_passing)]
@@ -117,9 +117,10 @@ def test_two_workers_give_the_same_results_as_one(shards, tmp_path):
 
 def test_write_passing_keeps_layout_and_schema_and_puts_failing_rows_in_rejects_with_reasons(shards, tmp_path):
     out = tmp_path / "passing"
-    summary = validate(ValidateJob(shards, write_passing=out, workers=2))
+    # the sample passes with the default gate; a stricter judge gate fails some: both kinds are written
+    summary = validate(ValidateJob(shards, ValidateConfig(min_judge_score=9.5), write_passing=out, workers=2))
     report = summary.report
-    assert report.records > report.passed > 0  # the sample has judge failures: both kinds are written
+    assert report.records > report.passed > 0
     for folder in ("data", "full"):
         names = sorted(p.name for p in (shards / folder).glob("*.parquet"))
         assert sorted(p.name for p in (out / folder).glob("*.parquet")) == names
@@ -129,7 +130,7 @@ def test_write_passing_keeps_layout_and_schema_and_puts_failing_rows_in_rejects_
     rejects = [json.loads(line) for p in sorted((out / "rejects").glob("*.jsonl")) for line in p.read_text().splitlines()]
     assert len(rejects) == report.records - report.passed
     assert all(r["stage"] == "validate" and r["reason"] and r["failures"] and r["row"]["response"] for r in rejects)
-    again = cli(str(out), "-q")
+    again = cli(str(out), "-q", "--min-judge-score", "9.5")
     assert again.returncode == 0 and f"PASS: {report.passed} of {report.passed} records pass" in again.stdout
 
 
@@ -189,8 +190,9 @@ def test_help_lists_every_option_and_check(tmp_path):
 
 
 def test_rejudging_with_the_same_heuristic_teacher_reproduces_the_recorded_verdicts(shards):
-    recorded = validate(ValidateJob(shards, ValidateConfig(checks=("judge",)), workers=2)).report
-    rejudged = validate(ValidateJob(shards, ValidateConfig(checks=("judge",), judge="heuristic"), workers=2)).report
+    # a gate above the default, so that some blocks fail it (the sample passes the default 8)
+    recorded = validate(ValidateJob(shards, ValidateConfig(checks=("judge",), min_judge_score=9.5), workers=2)).report
+    rejudged = validate(ValidateJob(shards, ValidateConfig(checks=("judge",), min_judge_score=9.5, judge="heuristic"), workers=2)).report
     assert recorded.failing_records["judge.min_score"] == rejudged.failing_records["judge.min_score"] > 0
     assert recorded.findings["judge.min_score"] == rejudged.findings["judge.min_score"]
 

@@ -10,6 +10,7 @@ only that, by no other error-level check).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -160,8 +161,9 @@ def test_swapped_mementos_are_look_ahead(shared_data, tmp_path, kind):
     row = aime_row(example, mementos=mementos)
     path = write_parquet(tmp_path / "x.parquet", [row]) if kind == "parquet" else write_jsonl(tmp_path / "x.jsonl", [row])
     (record,) = results(path, tmp_path)
-    assert errors(record) == {"faithfulness.lookahead"}
-    assert "memento 1 knows the future: 252 (only in block 2)" in record["errors"][0]["message"]
+    # swapped mementos are look-ahead, and their numbers no longer fit the passages around them
+    assert errors(record) == {"faithfulness.lookahead", "faithfulness.changed_number"}
+    assert any("memento 1 knows the future: 252 (only in block 2)" in e["message"] for e in record["errors"])
 
 
 def test_memento_copied_from_a_later_block_is_look_ahead_and_a_duplicate(shared_data, tmp_path):
@@ -169,7 +171,8 @@ def test_memento_copied_from_a_later_block_is_look_ahead_and_a_duplicate(shared_
     mementos = list(example["mementos"])
     mementos[0] = mementos[2]
     (record,) = results(write_parquet(tmp_path / "x.parquet", [aime_row(example, mementos=mementos)]), tmp_path)
-    assert errors(record) == {"faithfulness.lookahead", "faithfulness.duplicate"}
+    assert errors(record) >= {"faithfulness.lookahead", "faithfulness.duplicate"}
+    assert errors(record) <= {"faithfulness.lookahead", "faithfulness.duplicate", "faithfulness.changed_number"}
     assert {e["block"] for e in record["errors"]} == {0, 2}
 
 
@@ -198,8 +201,8 @@ def test_number_changed_in_a_memento_is_a_hallucination(shared_data, tmp_path):
     mementos = list(example["mementos"])
     mementos[2] = mementos[2].replace("252", "257", 1)
     (record,) = results(write_jsonl(tmp_path / "x.jsonl", [aime_row(example, mementos=mementos)]), tmp_path)
-    assert errors(record) == {"faithfulness.hallucination"}
-    assert "257" in record["errors"][0]["message"]
+    assert errors(record) == {"faithfulness.hallucination", "faithfulness.changed_number"}
+    assert all("257" in e["message"] for e in record["errors"])
 
 
 def test_unbalanced_tokens_fail_the_token_check_and_nothing_runs_on_the_unparsed_rest(shared_data, tmp_path):
@@ -297,3 +300,65 @@ def test_block_text_that_is_not_its_sentences_fails_the_source_text_check(real_s
     row["response"] = fmt.render(blocks, parsed.mementos, parsed.answer)
     records = results(write_parquet(tmp_path / "full" / "train-00000.parquet", rows, FULL_SCHEMA), tmp_path)
     assert errors(records[i]) == {"structure.source_text"}
+
+
+# -- issue 11: the corruptions validate used to miss, each caught by a named check -----------------
+
+
+def _planted(shared_data, tmp_path, memento_index: int, replace: tuple[str, str]) -> dict:
+    example = aime(shared_data)
+    mementos = list(example["mementos"])
+    old, new = replace
+    assert old in mementos[memento_index]
+    mementos[memento_index] = mementos[memento_index].replace(old, new, 1)
+    (record,) = results(write_jsonl(tmp_path / "x.jsonl", [aime_row(example, mementos=mementos)]), tmp_path)
+    return record
+
+
+@pytest.mark.parametrize("old, new", [("Radius=3", "Radius=4"), ("h=2*3=6", "h=2*3=7")])
+def test_a_single_digit_change_is_a_changed_number(shared_data, tmp_path, old, new):
+    # single digits are everywhere, so hallucination cannot see these: the context check does
+    record = _planted(shared_data, tmp_path, 0, (old, new))
+    assert errors(record) == {"faithfulness.changed_number"}, record["errors"]
+
+
+@pytest.mark.parametrize("old, new, number", [("r+s=24.", "r+s=12.", "12"), ("=> l=12", "=> l=24", "24"),
+                                              ("72=((r+s)/2)*6", "144=((r+s)/2)*6", "144")])
+def test_a_number_swapped_for_another_number_of_the_same_block_is_a_changed_number(shared_data, tmp_path, old, new, number):
+    assert number in values(aime(shared_data)["blocks"][0])  # hallucination cannot see it: the block has it
+    record = _planted(shared_data, tmp_path, 0, (old, new))
+    assert errors(record) == {"faithfulness.changed_number"}, record["errors"]
+
+
+def test_a_swap_of_two_number_free_mementos_is_caught_by_the_order_check(shared_data, tmp_path):
+    example = aime(shared_data)
+    # the real mementos with every digit taken out: no number left for the number checks to see
+    bare = [re.sub(r"\d", "", m) for m in example["mementos"]]
+    config = {"checks": ("faithfulness.order",)}
+    (clean,) = results(write_jsonl(tmp_path / "clean.jsonl", [aime_row(example, mementos=bare)]), tmp_path, **config)
+    assert clean["passed"]
+    swapped = list(bare)
+    swapped[1], swapped[3] = swapped[3], swapped[1]
+    (record,) = results(write_jsonl(tmp_path / "x.jsonl", [aime_row(example, mementos=swapped)]), tmp_path, **config)
+    assert errors(record) == {"faithfulness.order"} and {e["block"] for e in record["errors"]} == {1, 3}
+
+
+def test_a_memento_replaced_by_a_longer_paraphrase_of_its_block_is_inflated(shared_data, tmp_path):
+    example = aime(shared_data)
+    block = example["blocks"][2]
+    paraphrase = block[: int(0.7 * len(block))].rsplit(" ", 1)[0].replace("Let me", "We")
+    mementos = list(example["mementos"])
+    mementos[2] = paraphrase
+    (record,) = results(write_jsonl(tmp_path / "x.jsonl", [aime_row(example, mementos=mementos)]), tmp_path)
+    assert "sizes.inflated" in errors(record)
+    assert any(e["check"] == "sizes.inflated" and e["block"] == 2 for e in record["errors"])
+
+
+def test_every_real_memento_output_passes_with_no_error_and_no_warning_under_the_new_checks(shared_data, tmp_path):
+    for path in sorted((shared_data / "memento").glob("*.json")):
+        data = json.loads(path.read_text())
+        texts = {k: [s["text"] for s in data["segments"] if s["type"] == k] for k in ("block", "summary", "answer")}
+        row = {"problem": data["problem"], "response": fmt.render(texts["block"], texts["summary"], "\n\n" + texts["answer"][0]),
+               "domain": "math", "source": data.get("problem_source", ""), "difficulty": 5}
+        (record,) = results(write_jsonl(tmp_path / f"{path.stem}.jsonl", [row]), tmp_path)
+        assert record["errors"] == [] and record["warnings"] == [], (path.name, record)

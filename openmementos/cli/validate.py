@@ -87,6 +87,11 @@ def _render(console: Console, summary: ValidationSummary, config: ValidateConfig
     head.add_row("[red]failed", f"{data['failed']:,}")
     head.add_row("[yellow]with warnings", f"{data['with_warnings']:,}")
     head.add_row("pass rate", f"{data['pass_rate']:.1%}")
+    pooled = data["compression"]["pooled"]
+    if pooled is not None:
+        low, high = data["compression"]["paper_band"]
+        style = "" if low <= pooled <= high else "[yellow]"
+        head.add_row("compression (pooled)", f"{style}{pooled:.3f} (paper: {low:.2f}-{high:.2f})")
     head.add_row("records/s", f"{data['records_per_second']:,.0f}")
     console.print(head)
 
@@ -137,9 +142,10 @@ def validate(
     recount: Annotated[bool, typer.Option("--recount", help="Count block tokens even where segment recorded them.", rich_help_panel=_INPUT)] = False,
     min_block_tokens: Annotated[int, typer.Option(help="sizes.block_tokens: smallest block, in tokens.", min=0, rich_help_panel=_CHECKS)] = _D.min_block_tokens,
     max_block_tokens: Annotated[Optional[int], typer.Option(help="sizes.block_tokens: largest block, in tokens (no limit by default).", min=1, rich_help_panel=_CHECKS)] = None,
-    max_ratio: Annotated[float, typer.Option(help="sizes.ratio: flag a memento above this share of its block's tokens.", min=0.0, rich_help_panel=_CHECKS)] = _D.max_ratio,
-    ratio_low: Annotated[float, typer.Option(help="sizes.compression: low end of the target band (paper: about 0.10-0.25).", min=0.0, rich_help_panel=_CHECKS)] = _D.ratio_low,
-    ratio_high: Annotated[float, typer.Option(help="sizes.compression: high end of the target band.", min=0.0, rich_help_panel=_CHECKS)] = _D.ratio_high,
+    max_ratio: Annotated[float, typer.Option(help="sizes.ratio: warn about a memento above this share of its block's characters.", min=0.0, rich_help_panel=_CHECKS)] = _D.max_ratio,
+    max_memento_share: Annotated[float, typer.Option(help="sizes.inflated: fail a memento above this share of its block's characters (a paraphrase, not a summary).", min=0.0, rich_help_panel=_CHECKS)] = _D.max_memento_share,
+    ratio_low: Annotated[float, typer.Option(help="sizes.compression: low end of the band for one trace's memento/block tokens (the data set's pooled value is reported against the paper's 0.10-0.25).", min=0.0, rich_help_panel=_CHECKS)] = _D.ratio_low,
+    ratio_high: Annotated[float, typer.Option(help="sizes.compression: high end of the band for one trace.", min=0.0, rich_help_panel=_CHECKS)] = _D.ratio_high,
     min_number_recall: Annotated[float, typer.Option(help="faithfulness.recall: least share of a block's numbers (final value counted twice) its memento must state.", min=0.0, max=1.0, rich_help_panel=_CHECKS)] = _D.min_number_recall,
     recall_min_numbers: Annotated[int, typer.Option(help="faithfulness.recall: judge only blocks with at least this many distinct numbers (single digits ignored).", min=1, rich_help_panel=_CHECKS)] = _D.recall_min_numbers,
     max_unsupported: Annotated[int, typer.Option(help="faithfulness.hallucination: numbers a memento may state that appear nowhere before it.", min=0, rich_help_panel=_CHECKS)] = _D.max_unsupported,
@@ -154,7 +160,8 @@ def validate(
     PATH is a segment output folder (data/, full/, manifest.json), an OpenMementos Parquet or JSONL file, or a folder of them.
     """
     config = ValidateConfig(
-        min_block_tokens=min_block_tokens, max_block_tokens=max_block_tokens, max_ratio=max_ratio, ratio_low=ratio_low,
+        min_block_tokens=min_block_tokens, max_block_tokens=max_block_tokens, max_ratio=max_ratio,
+        max_memento_share=max_memento_share, ratio_low=ratio_low,
         ratio_high=ratio_high, min_number_recall=min_number_recall, recall_min_numbers=recall_min_numbers,
         max_unsupported=max_unsupported, min_judge_score=min_judge_score, judge=judge, tokenizer=tokenizer, recount=recount,
         checks=_names(checks), skip=_names(skip_check), severity=_severities(severity),

@@ -1,4 +1,5 @@
-"""Faithfulness checks, offline and deterministic: recall, hallucination, look-ahead, duplicates.
+"""Faithfulness checks, offline and deterministic: recall, hallucination, look-ahead, duplicates,
+changed numbers (:mod:`.claims`) and memento order (:mod:`.alignment`).
 
 They compare numbers by value (:mod:`.numerals`), the part of a memento that can be checked
 without a model. Single digits are ignored: they are everywhere and prove nothing. A memento may
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import ValidateConfig
+from .alignment import misplaced
+from .claims import Sources, changed_numbers
 from .numerals import atoms, final_value, number_recall, trivial
 from .record import Finding, Record
 
@@ -152,3 +155,32 @@ def duplicate(record: Record, level: str) -> list[Finding] | None:
         else:
             first[key] = i
     return found
+
+
+def changed_number(record: Record, level: str) -> list[Finding] | None:
+    """Numbers checked in their context (:mod:`.claims`): a changed digit, a value swapped for
+    another of the block, false arithmetic, a formula with other numbers than the trace's."""
+    if record.parsed is None:
+        return None
+    sources = Sources()
+    problem = record.get("problem")
+    if isinstance(problem, str):
+        sources.add(problem)
+    found = []
+    for i, (block, memento) in enumerate(zip(record.blocks, record.mementos)):
+        sources.add(block)
+        reasons = changed_numbers(memento, sources)
+        if reasons:
+            more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+            found.append(Finding("faithfulness.changed_number", level, f"memento {i}: {reasons[0]}{more}", block=i,
+                                 weight=1 + len(reasons)))
+        sources.add(memento)
+    return found
+
+
+def order(record: Record, level: str) -> list[Finding] | None:
+    """Mementos in another block's place, by the words they share (:mod:`.alignment`)."""
+    if record.parsed is None:
+        return None
+    return [Finding("faithfulness.order", level, f"memento {i} {why}", block=i, weight=2.0)
+            for i, why in sorted(misplaced(record.blocks, record.mementos).items())]

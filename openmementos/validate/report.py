@@ -19,6 +19,7 @@ from .config import CHECKS, ERROR
 from .record import RecordResult
 
 DISTRIBUTIONS = ("blocks_per_trace", "tokens_per_block", "tokens_per_memento", "ratio", "compression")
+PAPER_BAND = (0.10, 0.25)  # the paper's target for the data set's memento tokens over block tokens
 MAX_DOMAINS = 32        # more distinct domain names than this go together under OTHER, so memory stays flat
 OTHER = "(other)"
 
@@ -76,6 +77,8 @@ class Report:
     domains: dict[str, DomainStats] = field(default_factory=dict)
     integrity: list[str] = field(default_factory=list)
     shards_checked: int = 0
+    block_tokens: int = 0                                         # over every parsed record: the pooled compression
+    memento_tokens: int = 0
     _worst: list = field(default_factory=list)
     _seq: int = 0
 
@@ -91,6 +94,9 @@ class Report:
         self.skipped.update(result.skipped)
         domain = result.domain if result.domain in self.domains or len(self.domains) < MAX_DOMAINS else OTHER
         self.domains.setdefault(domain, DomainStats()).add(result)
+        if result.stats is not None:
+            self.block_tokens += sum(result.stats.block_tokens)
+            self.memento_tokens += sum(result.stats.memento_tokens)
         if not result.passed:
             badness = sum(f.weight for f in result.errors)
             self._seq += 1  # ties go to the earlier record
@@ -134,6 +140,10 @@ class Report:
                 for name, d in sorted(self.domains.items())
             },
             "integrity": {"shards_checked": self.shards_checked, "problems": self.integrity},
+            "compression": {
+                "pooled": round(self.memento_tokens / self.block_tokens, 4) if self.block_tokens else None,
+                "paper_band": list(PAPER_BAND),
+            },
             "worst": self.worst,
         }
 
