@@ -42,6 +42,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("style.ascii", WARNING, "", "mementos are ASCII only"),
     CheckSpec("style.narration", WARNING, "", "mementos do not narrate the process ('in this block', 'the model')"),
     CheckSpec("judge.min_score", ERROR, "--min-judge-score 8, --judge SPEC", "every memento's final judge score (best round) at least the minimum"),
+    CheckSpec("records.duplicate", ERROR, "", "no record repeats an earlier one: the same problem and response, or the same trace_id"),
     CheckSpec("manifest.integrity", ERROR, "", "every shard's sha256 and row count match manifest.json (run level, when present)"),
 )
 CHECK_NAMES = tuple(spec.name for spec in CHECKS)
