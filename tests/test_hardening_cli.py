@@ -14,9 +14,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from openmementos.cli import main
+from openmementos.testing import CannedServer
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "openmementos" / "data" / "sample.jsonl"
@@ -46,49 +45,6 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
-class Canned:
-    """A real HTTP server on 127.0.0.1 that answers every request with one canned response
-    (``body`` may be a function of the request's Authorization header, to echo the key)."""
-
-    def __init__(self, status: int, content_type: str, body: bytes | Callable[[str], bytes], headers: dict | None = None) -> None:
-        canned = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                payload = canned.body(self.headers.get("Authorization", "")) if callable(canned.body) else canned.body
-                self.send_response(canned.status)
-                self.send_header("Content-Type", canned.content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                for name, value in canned.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.status, self.content_type, self.body, self.headers = status, content_type, body, headers or {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> "Canned":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory) -> Path:
     """A finished segment output of the bundled sample."""
@@ -106,7 +62,7 @@ class Fault:
     setup: Callable[[Path, Path], object] = lambda p, s: None    # (tmp folder, shards fixture)
     check: Callable[[Path], None] = lambda p: None        # after the run: what it wrote
     subprocess: bool = False                              # may hang, or needs its own process
-    server: Callable[[], Canned] | None = None            # started for the run; its url (else a closed port's) in p / "url"
+    server: Callable[[], CannedServer] | None = None            # started for the run; its url (else a closed port's) in p / "url"
     needs: str | None = None                              # a module the row needs (skipped without it)
     absent: tuple[str, ...] = field(default_factory=tuple)   # must not appear anywhere in the output
 
@@ -273,11 +229,11 @@ FAULTS = [
           "data.jsonl:2 is not valid JSON", _problems),
     Fault("item07_vllm_url_dead", lambda p, s: _eval(p), 2, "cannot reach the server", _one_problem, absent=(KEY,)),
     Fault("item07_vllm_url_html", lambda p, s: _eval(p), 2, "did not answer with a chat completion", _one_problem,
-          server=lambda: Canned(200, "text/html", b"<html><body>It works!</body></html>")),
+          server=lambda: CannedServer(200, "text/html", b"<html><body>It works!</body></html>")),
     Fault("item07_vllm_url_empty_200", lambda p, s: _eval(p), 2, "did not answer with a chat completion", _one_problem,
-          server=lambda: Canned(200, "application/json", b"")),
+          server=lambda: CannedServer(200, "application/json", b"")),
     Fault("item20_vllm_url_401_echoing_the_key", lambda p, s: _eval(p), 2, "refused the API key (401)", _one_problem,
-          server=lambda: Canned(401, "application/json", _echo_key), absent=(KEY, KEY[10:])),
+          server=lambda: CannedServer(401, "application/json", _echo_key), absent=(KEY, KEY[10:])),
     # 8: a model folder that does not exist is not tried as a Hub id
     Fault("item08_train_model_folder_missing", lambda p, s: ["train-sft", "--data", str(s), "--model", "models/Qwen3-8B",
           "--out", str(p / "run")], 2, "--model models/Qwen3-8B: no such folder", needs="torch"),
@@ -309,7 +265,7 @@ def test_fault(fault: Fault, tmp_path, shards, capsys, closed_port, monkeypatch)
     monkeypatch.chdir(tmp_path)
     fault.setup(tmp_path, shards)
     with fault.server() if fault.server else _Nothing() as server:
-        (tmp_path / "url").write_text(server.url if server else f"http://127.0.0.1:{closed_port}/v1")
+        (tmp_path / "url").write_text(server.base_url if server else f"http://127.0.0.1:{closed_port}/v1")
         args = fault.args(tmp_path, shards)
         if fault.subprocess:
             env = {**os.environ, "PYTHONPATH": str(REPO)}
