@@ -21,7 +21,7 @@ from ..answers import parse_boundary_scores, parse_memento, parse_verdict
 from ..errors import TeacherAnswerError, TeacherError
 from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
 from .cache import AnswerCache, cache_key
-from .engine import Engine, TeacherHTTPError
+from .engine import Engine, TeacherHTTPError, scrub
 from .ledger import Ledger
 from .limits import LoopThread
 from .prompting import Call, boundary_call, compress_call, judge_call, refine_call
@@ -296,7 +296,8 @@ class OpenAITeacher:
             raise TeacherError("the Batch API needs the answer cache", "drop --no-cache")
         model = self.roles[role].model
         choice = body["choices"][0]   # read as Engine._once reads a synchronous answer
-        value = {"content": choice["message"].get("content") or "", "finish_reason": choice.get("finish_reason") or "stop",
+        content = scrub(choice["message"].get("content") or "", self.engines[role].api_key)
+        value = {"content": content, "finish_reason": choice.get("finish_reason") or "stop",
                  "usage": body.get("usage") or {}, "model": body.get("model") or model}
         (ledger or self.ledger).record(role, model, value["usage"], batch=True)
         self.cache.put(custom_id, value)
