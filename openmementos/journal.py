@@ -77,6 +77,9 @@ def lock_output(out: Path, option: str = "--out") -> Iterator[None]:
             except BlockingIOError:
                 handle.close()
                 raise OutputError(f"{out} is in use by another openmementos run", f"wait for it to finish, or choose another {option}") from None
+            except OSError as error:   # a file system without locks
+                handle.close()
+                raise OutputError(f"cannot lock {out}: {error.strerror or error}", f"choose an {option} on a local disk") from None
             _HELD[key] = held = [handle, 1]
     try:
         yield

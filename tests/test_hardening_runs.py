@@ -320,6 +320,24 @@ def _segment_llm(data: Path, out: Path, server, cache: Path, *extra: str) -> lis
             "--api-key", KEY, "--cache-path", str(cache), "--answer-retries", "1", "--workers", "1", "--json", *extra]
 
 
+def test_item01_a_teacher_answer_holding_a_lone_surrogate_is_stored_as_text_not_a_crash(tmp_path, capsys):
+    data = traces(tmp_path / "in.jsonl", 2)
+    with FakeOpenAI() as server:
+        healthy = server.task_responder
+
+        def odd(request):   # a "\ud800" escape in the answer's JSON: valid JSON, not valid UTF-8
+            answer = healthy(request)
+            if "memento" in answer:
+                answer["memento"] += " \ud800"
+            return answer
+
+        server.responder = odd
+        assert main(_segment_llm(data, tmp_path / "out", server, tmp_path / "cache.sqlite")) == 0
+    assert json.loads(capsys.readouterr().out)["kept"] == 2
+    mementos = pq.read_table(tmp_path / "out" / "full", columns=["block_summaries"]).column("block_summaries").to_pylist()
+    assert mementos and all(m.endswith(" \ufffd") for row in mementos for m in row)
+
+
 def test_item15_invalid_answers_are_never_cached_so_a_retry_against_a_healthy_server_recovers(tmp_path, capsys):
     data, out, cache = traces(tmp_path / "in.jsonl", 3), tmp_path / "out", tmp_path / "cache.sqlite"
     with FakeOpenAI() as server:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,24 @@ def scrub(text: str, secret: str) -> str:
     """``text`` without ``secret``: a server may echo the key (in a 401, or inside an answer), and
     nothing derived from an answer may carry it into a cache, a quarantine file or a message."""
     return text.replace(secret, SCRUBBED) if len(secret) >= MIN_SECRET and secret in text else text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def whole_text(text: str) -> str:
+    """``text`` with each unpaired surrogate (a JSON escape can carry one; no UTF-8 file or
+    Parquet column can hold it) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def answer_text(text: str, secret: str) -> str:
+    """An answer's text as it may be stored: whole (see :func:`whole_text`) and without the key."""
+    return scrub(whole_text(text), secret)
 
 
 @dataclass(slots=True)
@@ -189,7 +208,7 @@ class Engine:
         try:
             data = json.loads(body)
             choice = data["choices"][0]
-            content = scrub(choice["message"].get("content") or "", self.api_key)   # e.g. a JSON-escaped echo
+            content = answer_text(choice["message"].get("content") or "", self.api_key)   # e.g. a JSON-escaped echo
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             self._failed(endpoint, None)
             text = scrub(body[:1000].decode("utf-8", "replace"), self.api_key)[:200]

@@ -21,7 +21,7 @@ from ..answers import parse_boundary_scores, parse_memento, parse_verdict
 from ..errors import TeacherAnswerError, TeacherError
 from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
 from .cache import AnswerCache, cache_key
-from .engine import Engine, TeacherHTTPError, scrub
+from .engine import Engine, TeacherHTTPError, answer_text, whole_text
 from .ledger import Ledger
 from .limits import LoopThread
 from .prompting import Call, boundary_call, compress_call, judge_call, refine_call
@@ -93,7 +93,19 @@ def _unfence(content: str) -> str:
 
 
 def _decode(content: str) -> Any:
-    return json.loads(_unfence(content))
+    return _whole_text(json.loads(_unfence(content)))
+
+
+def _whole_text(value: Any) -> Any:
+    """``value`` with every unpaired surrogate (a ``\\ud800`` escape in the answer's JSON) replaced
+    by U+FFFD: a memento holding one could not be written to a shard."""
+    if isinstance(value, str):
+        return whole_text(value)
+    if isinstance(value, list):
+        return [_whole_text(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole_text(item) for key, item in value.items()}
+    return value
 
 
 class OpenAITeacher:
@@ -296,7 +308,7 @@ class OpenAITeacher:
             raise TeacherError("the Batch API needs the answer cache", "drop --no-cache")
         model = self.roles[role].model
         choice = body["choices"][0]   # read as Engine._once reads a synchronous answer
-        content = scrub(choice["message"].get("content") or "", self.engines[role].api_key)
+        content = answer_text(choice["message"].get("content") or "", self.engines[role].api_key)
         value = {"content": content, "finish_reason": choice.get("finish_reason") or "stop",
                  "usage": body.get("usage") or {}, "model": body.get("model") or model}
         (ledger or self.ledger).record(role, model, value["usage"], batch=True)
