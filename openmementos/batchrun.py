@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from .duplicates import Duplicates
 from .errors import ConfigError, TeacherAnswerError
 from .journal import finished_manifest, open_journal
+from .outputs import writing
 from .pipeline import (
     Annotator,
     Reporter,
@@ -24,6 +26,8 @@ from .pipeline import (
     SegmentJob,
     _prepare,
     job_config,
+    note_row,
+    owning_output,
     run_segment,
 )
 from .records import Trace
@@ -98,7 +102,12 @@ def run_batch_segment(job: SegmentJob, reporter: Reporter | None = None, teacher
     A round holds at most about ``round_requests`` requests (memory, and the API's queue limits);
     traces beyond them wait for a later round.
     """
-    progress = progress or BatchProgress()
+    with owning_output(job):
+        return _run_batch(job, reporter, teacher, poll_seconds, progress or BatchProgress(), line_attempts, round_requests)
+
+
+def _run_batch(job: SegmentJob, reporter: Reporter | None, teacher: Teacher | None, poll_seconds: float,
+               progress: BatchProgress, line_attempts: int, round_requests: int) -> RunSummary:
     owned = teacher is None
     teacher = teacher or make_teacher(job.teacher, job.teacher_options)
     try:
@@ -109,7 +118,8 @@ def run_batch_segment(job: SegmentJob, reporter: Reporter | None = None, teacher
         if not job.overwrite and finished_manifest(job.out, config) is not None:
             return run_segment(job, reporter, teacher)
         # Refuse another run's folder (or clear it for --overwrite) before anything is paid for.
-        journal = open_journal(job.out, config, job.overwrite)
+        with writing(job.out):
+            journal = open_journal(job.out, config, job.overwrite)
         runner = BatchRunner(teacher, BatchLog(journal.state_dir), poll_seconds, line_attempts, progress.status)
         try:
             _rounds(job, teacher, counter, runner, progress, round_requests, journal.next_input)
@@ -156,13 +166,16 @@ def _defer_round(job: SegmentJob, teacher: OpenAITeacher, counter: TokenCounter,
     # A fresh plan each round, fed every row in order: the same traces as the final pass takes.
     stratifier = Stratifier(plan.domain_mix, plan.total, plan.difficulty_mix, plan.seed, plan.keep_fraction) if plan else None
     annotator = Annotator(counter, teacher, job)
+    duplicates = Duplicates()   # fresh each round too, and fed every row: the final pass's duplicates
     waiting = 0
     for raw in open_input(job.input, split=job.split, limit=job.limit):
         if job.partition is not None and raw.index % job.partition.count != job.partition.index:
+            note_row(duplicates, raw, job)
             continue
         if stratifier is None and (raw.index < start or raw.index in finished):
+            note_row(duplicates, raw, job)
             continue
-        result, _ = _prepare(raw, job, counter, stratifier)  # the plan sees every row, as in the final pass
+        result, _ = _prepare(raw, job, counter, stratifier, duplicates)  # the plan sees every row, as in the final pass
         if not isinstance(result, Trace) or raw.index < start or raw.index in finished:
             continue
         try:

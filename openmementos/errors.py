@@ -41,6 +41,11 @@ class TeacherError(OpenMementosError):
     """The teacher cannot be built or reached at all."""
 
 
+class ServerError(OpenMementosError):
+    """A model server (``eval --vllm-url``) cannot be used: unreachable, refused the key, or not
+    an OpenAI-compatible API."""
+
+
 class TeacherAnswerError(Exception):
     """One teacher answer failed validation; the stage may ask again or skip the trace."""
 

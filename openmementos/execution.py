@@ -10,8 +10,13 @@ Three ways, one interface (``submit(trace) -> Future``):
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Callable
 
@@ -22,8 +27,35 @@ Annotate = Callable[[Trace], "Trace | Skip"]
 _WORKER: Annotate | None = None
 
 
-def _init_worker(annotate: Annotate) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """End this worker process when ``parent`` ends, even by ``kill -9``.
+
+    A pool worker waits on a queue whose write end it holds itself, so it would never see its
+    parent go: Linux kills it at once (``PR_SET_PDEATHSIG``), and a watchdog thread that polls
+    the parent's pid catches what that misses (other systems, a parent gone before the call).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _init_worker(annotate: Annotate, parent: int) -> None:
     global _WORKER
+    die_with_parent(parent)
     _WORKER = annotate
 
 
@@ -59,7 +91,7 @@ class TraceExecutor:
         elif workers > 1:
             self._pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                initializer=_init_worker, initargs=(annotate,),
+                initializer=_init_worker, initargs=(annotate, os.getpid()),
             )
             self._fn = _annotate_in_worker
             # enough queued work that no worker idles while the main process writes a shard

@@ -6,22 +6,102 @@ appended and fsynced only after that chunk's shards were renamed into place. A c
 dataset exactly when its journal line is complete; files of an unfinished chunk are removed on
 resume and the chunk is redone from its first input row, so nothing is lost or duplicated.
 ``manifest.json`` is written last: its presence means the run finished.
+
+One run at a time: :func:`lock_output` holds an exclusive lock on ``.openmementos/lock`` for the
+whole run, so a second run on the same folder is refused instead of mixing its chunks in. The
+kernel releases the lock when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import OutputError
+from .outputs import check_folder, writing
 from .shards import sha256_file, write_json
 
 STATE_DIR = ".openmementos"
+LOCK_FILE = "lock"
 OUTPUT_FOLDERS = ("data", "full", "rejects", "quarantine")
+
+# folder -> [open lock file, holders]: the same process may take the lock again (a batch run's
+# final pass is an ordinary run), a second process may not
+_HELD: dict[str, list] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _forget_locks_in_child() -> None:
+    # A forked worker shares the lock's open file; its own copy goes, so a worker that outlives
+    # its parent cannot keep the folder locked (the parent's copy still holds the lock).
+    global _HELD_GUARD
+    for handle, _ in _HELD.values():
+        with contextlib.suppress(OSError):
+            handle.close()
+    _HELD.clear()
+    _HELD_GUARD = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_locks_in_child)
+
+
+@contextlib.contextmanager
+def lock_output(out: Path, option: str = "--out") -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` for the block; refuse at once if another process has it.
+
+    Folders this call had to create are removed again when the block fails before anything
+    else was written in them, so a refused run leaves nothing behind.
+    """
+    out = Path(out)
+    check_folder(out, option)
+    created = [p for p in (out / STATE_DIR, out, *out.parents) if not p.exists()]
+    key = os.path.realpath(out)
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+        else:
+            with writing(out):
+                (out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+                # opened, never written: a finished run run again changes no file's time
+                handle = open(out / STATE_DIR / LOCK_FILE, "a", encoding="utf-8")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                raise OutputError(f"{out} is in use by another openmementos run", f"wait for it to finish, or choose another {option}") from None
+            except OSError as error:   # a file system without locks
+                handle.close()
+                raise OutputError(f"cannot lock {out}: {error.strerror or error}", f"choose an {option} on a local disk") from None
+            _HELD[key] = held = [handle, 1]
+    try:
+        yield
+    except BaseException:
+        _release(key, held, created)
+        raise
+    _release(key, held)
+
+
+def _release(key: str, held: list, created: list[Path] = ()) -> None:
+    with _HELD_GUARD:
+        held[1] -= 1
+        if held[1]:
+            return
+        del _HELD[key]
+        # still locked while the bare folders go: no other run can take a lock file being removed
+        for folder in created:   # innermost first
+            with contextlib.suppress(OSError):
+                if folder.name == STATE_DIR and [p.name for p in folder.iterdir()] == [LOCK_FILE]:
+                    (folder / LOCK_FILE).unlink()
+                folder.rmdir()   # fails, and the folder stays, unless it is empty
+        held[0].close()   # closing the file releases the lock
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -76,6 +156,17 @@ def manifest_path(out: Path) -> Path:
     return out / "manifest.json"
 
 
+def unfinished_output(folder: Path) -> bool:
+    """Whether ``folder`` is laid out as the output of ``segment`` or ``validate --write-passing``
+    (``data/`` or ``full/`` beside ``rejects/``, ``quarantine/`` or the state folder) but has no
+    ``manifest.json``: a run that did not finish, whose shards may be partial."""
+    folder = Path(folder)
+    if not folder.is_dir() or manifest_path(folder).exists():
+        return False
+    shards = any((folder / name).is_dir() for name in ("data", "full"))
+    return shards and any((folder / name).is_dir() for name in ("rejects", "quarantine", STATE_DIR))
+
+
 def run_identity(config: dict[str, Any]) -> str:
     """The configuration's hash without the input's ``--limit``: a larger limit continues a run."""
     source = {k: v for k, v in (config.get("input") or {}).items() if k != "limit"}
@@ -127,7 +218,7 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
     if overwrite:
         clear_output(out)
     # a bare state folder is a run killed before it wrote run.json: ours to start again
-    elif out.exists() and not run_file.is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
+    elif out.is_dir() and not run_file.is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
         raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new --out")
     state.mkdir(parents=True, exist_ok=True)
     previous = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else None
@@ -208,5 +299,6 @@ def clear_output(out: Path) -> None:
         for path in (out / folder).glob("*") if (out / folder).is_dir() else []:
             path.unlink()
     for path in (out / STATE_DIR).glob("*") if (out / STATE_DIR).is_dir() else []:
-        path.unlink()
+        if path.name != LOCK_FILE:   # held by this run: a new file would not be locked
+            path.unlink()
     manifest_path(out).unlink(missing_ok=True)

@@ -22,7 +22,8 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from .errors import ConfigError, InputError, OutputError
-from .journal import OUTPUT_FOLDERS, STATE_DIR, clear_output, config_hash, manifest_path, remove_files_not_in
+from .journal import OUTPUT_FOLDERS, STATE_DIR, clear_output, config_hash, lock_output, manifest_path, remove_files_not_in
+from .outputs import writing
 from .shards import _atomic, sha256_file, shard_name, write_json
 
 COUNT_FIELDS = ("input_rows", "kept", "failed", "quarantined", "skipped")
@@ -111,14 +112,15 @@ def merge_outputs(parts: list[Path], out: Path, overwrite: bool = False) -> Merg
         _verify_shards(part)
     _check_disjoint(loaded)
     plan = _plan(loaded)
-    _prepare_out(out, config, plan, overwrite)
-    for name, meta in plan.items():
-        target = out / name
-        if target.is_file() and sha256_file(target) == meta["sha256"]:
-            continue  # copied by an earlier, interrupted merge of these same parts
-        _copy(Path(meta["from"]), target, meta["sha256"])
-        summary.files_copied += 1
-    _write_manifest(out, config, loaded, plan, counts)
+    with lock_output(out, "OUT"), writing(out):   # one merge or segment run in out at a time
+        _prepare_out(out, config, plan, overwrite)
+        for name, meta in plan.items():
+            target = out / name
+            if target.is_file() and sha256_file(target) == meta["sha256"]:
+                continue  # copied by an earlier, interrupted merge of these same parts
+            _copy(Path(meta["from"]), target, meta["sha256"])
+            summary.files_copied += 1
+        _write_manifest(out, config, loaded, plan, counts)
     summary.shards = sum(1 for name in plan if name.startswith("data/"))
     summary.seconds = time.perf_counter() - started
     return summary
@@ -270,7 +272,7 @@ def _prepare_out(out: Path, config: dict[str, Any], plan: dict[str, dict[str, An
                 f"{out} holds an unfinished run or merge of other inputs",
                 "re-run that command to finish it, choose another OUT, or pass --overwrite",
             )
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(p.name != STATE_DIR for p in out.iterdir()):   # the state folder holds our lock
         raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new OUT")
     write_json(run_file, {"config_hash": config_hash(config), "config": config, "files": plan})
     remove_files_not_in(out, plan)  # left by an interrupted merge (temp files too), or by another plan

@@ -9,18 +9,21 @@ an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter, deque
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import __version__
-from .errors import OpenMementosError
+from .duplicates import Duplicates
+from .errors import ConfigError, OpenMementosError
 from .execution import TraceExecutor
-from .journal import OUTPUT_FOLDERS, ChunkRecord, Journal, finished_manifest, manifest_path, open_journal
+from .journal import OUTPUT_FOLDERS, STATE_DIR, ChunkRecord, Journal, finished_manifest, lock_output, manifest_path, open_journal
 from .mementos import MementoConfig, memento_trace
+from .outputs import writing
 from .records import Skip, Trace
 from .resources import prompt_versions
 from .rowschema import to_trace
@@ -29,7 +32,7 @@ from .segmentation import SegmentConfig, segment_trace
 from .select import SelectConfig, Stratifier, select_trace
 from .sentences import SplitConfig, split_trace
 from .shards import DEFAULT_SCHEMA, FULL_SCHEMA, row_bytes, shard_name, trace_row, write_json, write_jsonl, write_parquet
-from .sources import FieldMap, RawRow, input_fingerprint, open_input
+from .sources import FieldMap, RawRow, ignored_files, input_fingerprint, local_path, open_input
 from .teacher.base import Teacher
 from .teacher.factory import TeacherOptions, make_teacher
 from .tokens import TokenCounter, make_counter
@@ -108,6 +111,7 @@ class RunSummary:
     resumed_from: int = 0
     retried: dict[str, int] | None = None      # set by a quarantine retry
     teacher: str = ""
+    ignored: list[str] = field(default_factory=list)   # files of the input folder not read
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +129,7 @@ class RunSummary:
             "resumed_from_row": self.resumed_from,
             "retried": self.retried,
             "teacher": self.teacher,
+            "ignored_inputs": self.ignored,
             "manifest": str(manifest_path(self.out)),
         }
 
@@ -202,22 +207,50 @@ class _Chunk:
         self.end = self.start
 
 
+def check_paths(job: SegmentJob) -> None:
+    """Refuse an ``--out`` inside the input folder (its own shards would become input rows) and
+    an input inside the folders ``--out`` manages (``--overwrite`` would delete it)."""
+    source = local_path(job.input)
+    if source is None:
+        return
+    out = Path(job.out).resolve()
+    if source.is_dir() and (out == source or source in out.parents):
+        raise ConfigError(f"--out {job.out} is inside the input folder {source}",
+                          "choose an --out outside the input, or the run would read its own output")
+    managed = [out / name for name in (*OUTPUT_FOLDERS, STATE_DIR)]
+    if source == out or any(folder == source or folder in source.parents for folder in managed):
+        raise ConfigError(f"the input {source} is inside --out {job.out}",
+                          "move the input out of the output folder, or choose another --out")
+
+
+@contextlib.contextmanager
+def owning_output(job: SegmentJob) -> Iterator[None]:
+    """What every run that writes ``job.out`` does first: check its paths, then hold its lock."""
+    check_paths(job)
+    with lock_output(job.out):
+        yield
+
+
 def run_segment(job: SegmentJob, reporter: Reporter | None = None, teacher: Teacher | None = None) -> RunSummary:
     """Run (or resume, or recognise as finished) a segment job; return its summary.
 
     ``teacher`` overrides ``job.teacher`` (a built teacher object, e.g. an LLM engine with its
-    own endpoints and cache); its ``describe()`` goes into the config all the same.
+    own endpoints and cache); its ``describe()`` goes into the config all the same. Another run
+    on the same ``job.out`` is refused while this one holds it.
     """
     reporter = reporter or Reporter()
     started = time.perf_counter()
-    counter = make_counter(job.tokenizer)
-    owned = teacher is None
-    teacher = teacher or make_teacher(job.teacher, job.teacher_options)
-    try:
-        return _run(job, reporter, teacher, counter, started)
-    finally:
-        if owned and hasattr(teacher, "close"):
-            teacher.close()
+    with owning_output(job):
+        counter = make_counter(job.tokenizer)
+        owned = teacher is None
+        teacher = teacher or make_teacher(job.teacher, job.teacher_options)
+        try:
+            summary = _run(job, reporter, teacher, counter, started)
+        finally:
+            if owned and hasattr(teacher, "close"):
+                teacher.close()
+    summary.ignored = ignored_files(job.input)
+    return summary
 
 
 def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCounter, started: float) -> RunSummary:
@@ -228,7 +261,8 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
         if manifest is not None:
             _summary_from_manifest(summary, manifest)
             return summary
-    journal = open_journal(job.out, config, job.overwrite)
+    with writing(job.out):
+        journal = open_journal(job.out, config, job.overwrite)
     summary = summary_from_journal(job, journal, teacher)
     ledger = getattr(teacher, "ledger", None)
     stratifier = _stratifier(job.sampling, journal)
@@ -238,6 +272,7 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
     source = open_input(job.input, split=job.split, limit=job.limit)
     reporter.start(job.limit, journal.next_input, teacher.name)
     taken = Counter(stratifier.taken) if stratifier else Counter()
+    duplicates = Duplicates()
     concurrent = bool(getattr(teacher, "concurrent", False))
     try:
         with TraceExecutor(annotator, job.workers, concurrent, job.traces_in_flight) as executor:
@@ -268,11 +303,13 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
             # a resumed run whose plan was already filled reads no further row
             finished = stratifier is not None and stratifier.is_done(taken)
             for raw in source if not finished else ():
-                if raw.index < journal.next_input:
+                # rows done by an earlier run, or another machine's rows (not this output's to
+                # count or write): only noted, so a later copy of one is dropped as it was then
+                done = raw.index < journal.next_input
+                if done or (job.partition is not None and raw.index % job.partition.count != job.partition.index):
+                    note_row(duplicates, raw, job)
                     continue
-                if job.partition is not None and raw.index % job.partition.count != job.partition.index:
-                    continue  # another machine's row: not this output's to count or write
-                result, stratum = _prepare(raw, job, counter, stratifier)
+                result, stratum = _prepare(raw, job, counter, stratifier, duplicates)
                 pending.append((raw, executor.submit(result) if isinstance(result, Trace) else result, stratum))
                 while pending and (len(pending) > executor.max_pending or _ready(pending[0][1])):
                     if finished := consume_one():
@@ -306,9 +343,19 @@ def _ready(item: Any) -> bool:
     return not isinstance(item, Future) or item.done()
 
 
-def _prepare(raw: RawRow, job: SegmentJob, counter: TokenCounter, stratifier: Stratifier | None) -> tuple[Trace | Skip, str | None]:
+def note_row(duplicates: Duplicates, raw: RawRow, job: SegmentJob) -> None:
+    """Remember a row that is not prepared here, so that a later copy of it is still a duplicate."""
+    result = to_trace(raw, job.fields)
+    if isinstance(result, Trace):
+        duplicates.note(result, raw.index, raw.origin)
+
+
+def _prepare(raw: RawRow, job: SegmentJob, counter: TokenCounter, stratifier: Stratifier | None,
+             duplicates: Duplicates | None = None) -> tuple[Trace | Skip, str | None]:
     """Input row -> selected trace (or skip), in the main process: cheap, and before any paid call."""
     result = to_trace(raw, job.fields)
+    if isinstance(result, Trace) and duplicates is not None:
+        result = duplicates.offer(result, raw.index, raw.origin)
     if isinstance(result, Trace):
         result = select_trace(result, counter, job.select)
     stratum = None
@@ -370,6 +417,11 @@ def _full(chunk: _Chunk, job: SegmentJob) -> bool:
 
 
 def _commit(journal: Journal, chunk: _Chunk, summary: RunSummary, state: dict[str, Any]) -> None:
+    with writing(journal.out):
+        _write_chunk(journal, chunk, summary, state)
+
+
+def _write_chunk(journal: Journal, chunk: _Chunk, summary: RunSummary, state: dict[str, Any]) -> None:
     from .shards import sha256_file
 
     index = len(journal.chunks)
@@ -426,31 +478,34 @@ def _provenance(config: dict[str, Any]) -> dict[str, str]:
 
 
 def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter) -> None:
-    from .journal import config_hash
-
     shards: dict[str, list[dict[str, Any]]] = {folder: [] for folder in OUTPUT_FOLDERS}
     for name, meta in journal.live_files().items():
         shards[name.split("/", 1)[0]].append({"path": name, **meta})
     summary.shards = len(shards["data"])
-    write_json(
-        manifest_path(journal.out),
-        {
-            "format": "openmementos/1",
-            "version": __version__,
-            "config_hash": config_hash(journal.config),
-            "config": journal.config,
-            "teacher": teacher.describe(),
-            "tokenizer": counter.name,
-            "prompt_versions": journal.config["prompt_versions"],
-            "counts": {
-                "input_rows": summary.input_rows,
-                "kept": summary.kept,
-                "failed": summary.failed,
-                "quarantined": summary.quarantined,
-                "skipped": sum(summary.skips.values()),
-                "skips": dict(sorted(summary.skips.items())),
-            },
-            "cost": teacher.ledger.as_dict() if getattr(teacher, "ledger", None) is not None else None,
-            "shards": shards,
+    with writing(journal.out):
+        write_json(manifest_path(journal.out), _manifest(journal, summary, teacher, counter, shards))
+
+
+def _manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter,
+              shards: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    from .journal import config_hash
+
+    return {
+        "format": "openmementos/1",
+        "version": __version__,
+        "config_hash": config_hash(journal.config),
+        "config": journal.config,
+        "teacher": teacher.describe(),
+        "tokenizer": counter.name,
+        "prompt_versions": journal.config["prompt_versions"],
+        "counts": {
+            "input_rows": summary.input_rows,
+            "kept": summary.kept,
+            "failed": summary.failed,
+            "quarantined": summary.quarantined,
+            "skipped": sum(summary.skips.values()),
+            "skips": dict(sorted(summary.skips.items())),
         },
-    )
+        "cost": teacher.ledger.as_dict() if getattr(teacher, "ledger", None) is not None else None,
+        "shards": shards,
+    }

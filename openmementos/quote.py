@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .duplicates import Duplicates
 from .mementos import MementoConfig
 from .records import Trace
 from .rowschema import to_trace
@@ -86,10 +87,15 @@ def quote_job(job, models: dict[str, str], prices_path=None) -> Quote:
     heuristic = HeuristicTeacher()
     memento_config: MementoConfig = job.mementos
     quote = Quote(models=models, prices=load_prices(prices_path))
+    duplicates = Duplicates()   # a duplicate row costs nothing: the run drops it before any request
     for raw in open_input(job.input, split=job.split, limit=job.limit):
-        if job.partition is not None and raw.index % job.partition.count != job.partition.index:
-            continue
         result = to_trace(raw, job.fields)
+        if job.partition is not None and raw.index % job.partition.count != job.partition.index:
+            if isinstance(result, Trace):
+                duplicates.note(result, raw.index, raw.origin)
+            continue
+        if isinstance(result, Trace):
+            result = duplicates.offer(result, raw.index, raw.origin)
         if isinstance(result, Trace):
             result = select_trace(result, counter, job.select)
         if isinstance(result, Trace):

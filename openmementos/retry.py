@@ -28,8 +28,10 @@ from .pipeline import (
     _provenance,
     _write_manifest,
     job_config,
+    owning_output,
     summary_from_journal,
 )
+from .outputs import writing
 from .records import Trace
 from .sources import RawRow
 from .teacher.base import Teacher
@@ -38,6 +40,12 @@ from .tokens import make_counter
 
 
 def retry_quarantine(job: SegmentJob, reporter: Reporter | None = None, teacher: Teacher | None = None) -> RunSummary:
+    """Run the quarantined traces of ``job``'s run again; refused while another run holds ``job.out``."""
+    with owning_output(job):
+        return _retry(job, reporter, teacher)
+
+
+def _retry(job: SegmentJob, reporter: Reporter | None, teacher: Teacher | None) -> RunSummary:
     reporter = reporter or Reporter()
     counter = make_counter(job.tokenizer)
     owned = teacher is None
@@ -48,7 +56,8 @@ def retry_quarantine(job: SegmentJob, reporter: Reporter | None = None, teacher:
             raise OutputError(f"{job.out} holds no run to retry", "run segment first, with the same options")
         if manifest_path(job.out).is_file():
             finished_manifest(job.out, config, extend=False)  # refuses a different configuration or --limit
-        journal = open_journal(job.out, config, limit_may_change=False)
+        with writing(job.out):
+            journal = open_journal(job.out, config, limit_may_change=False)
         live = journal.live_files()
         old = sorted(name for name in live if name.startswith("quarantine/"))
         records = [json.loads(line) for name in old for line in (job.out / name).read_text(encoding="utf-8").splitlines()]

@@ -86,11 +86,12 @@ def to_trace(raw: RawRow, fields: FieldMap = FieldMap()) -> Trace | Skip:
     """Turn one raw row into a :class:`Trace`, or a :class:`Skip` saying why it cannot be one.
 
     Skip reasons (stage ``input``): the decoding errors of :class:`RawRow` (``malformed_json``,
-    ``not_utf8``, ``not_an_object``), ``missing_problem``, ``missing_trace``, ``missing_answer``
+    ``nested_too_deep``, ``not_utf8``, ``not_an_object``), ``missing_problem``, ``missing_trace``, ``missing_answer``
     (a mapped answer field absent), ``multi_turn``, ``empty_thinking``, ``no_think_close``,
     ``multiple_think_blocks``, ``text_before_think`` and ``reserved_tokens``. The trace id is the
     row's id field (mapped, or task_id, id, item_id), else a hash of its problem and trace text,
-    so the same row gets the same id on every run.
+    so the same row gets the same id on every run. A difficulty outside int64 is unknown (-1),
+    as a difficulty that is not a whole number is.
 
     >>> row = {"problem": "1+1?", "cot": "<think>\\nTwo.\\n</think>\\n\\n2"}
     >>> t = to_trace(RawRow(0, "x.jsonl:1", row))
@@ -108,8 +109,13 @@ def to_trace(raw: RawRow, fields: FieldMap = FieldMap()) -> Trace | Skip:
         trace_id = row_id or f"row-{raw.index}"
         return Skip(trace_id, STAGE, reject.reason, f"{reject.detail} ({raw.origin})", row)
     trace_id = row_id or hashlib.sha256(texts.hashed.encode("utf-8")).hexdigest()[:16]
+    source = _get(row, fields.source or "source")
+    source = str(source) if _present(source) else ""
     try:
         _check(texts)
+        # the id and source go into the shards as text too: no unpaired surrogate may hide there
+        _text(trace_id, "the row id", "missing_problem", allow_empty=True)
+        _text(source, "the source field", "missing_problem", allow_empty=True)
     except _Reject as reject:
         return Skip(trace_id, STAGE, reject.reason, f"{reject.detail} ({raw.origin})", row)
 
@@ -120,14 +126,13 @@ def to_trace(raw: RawRow, fields: FieldMap = FieldMap()) -> Trace | Skip:
     extra: dict[str, Any] = {"input_schema": texts.schema, "think_markers": texts.markers}
     if isinstance(raw_domain, str) and raw_domain != domain:
         extra["raw_domain"] = raw_domain
-    source = _get(row, fields.source or "source")
     return Trace(
         trace_id=trace_id,
         problem=texts.problem,
         thinking=texts.thinking,
         answer=texts.answer,
         domain=domain,
-        source=str(source) if _present(source) else "",
+        source=source,
         difficulty=_difficulty(_get(row, fields.difficulty or "difficulty")),
         extra=extra,
     )
@@ -343,13 +348,18 @@ def _row_id(row: dict, fields: FieldMap) -> str:
     return ""
 
 
+_INT64 = range(-(2**63), 2**63)   # the published column is int64
+
+
 def _difficulty(value: Any) -> int:
     if isinstance(value, bool):
-        return -1
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return -1
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 40:
+        number = int(value.strip())
+    else:
+        number = None
+    return number if number is not None and number in _INT64 else -1

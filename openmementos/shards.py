@@ -8,6 +8,7 @@ A shard is written to a temporary name and renamed, so a file under its final na
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -104,10 +105,16 @@ def sha256_file(path: Path) -> str:
 def _atomic(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # a full disk or an interrupt: no half-written temporary file stays behind
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_parquet(path: Path, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
@@ -115,11 +122,29 @@ def write_parquet(path: Path, rows: list[dict[str, Any]], schema: pa.Schema) -> 
     _atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
+def json_line(record: dict[str, Any]) -> bytes:
+    """``record`` as one UTF-8 JSON line, whatever its ``row`` holds.
+
+    Text with an unpaired surrogate (which JSON escapes can carry but UTF-8 cannot) is written
+    with ASCII escapes, still valid JSON and the same value; a ``row`` nested too deep to write is
+    replaced by a note saying so, so one odd row never stops a run.
+    """
+    try:
+        text = json.dumps(record, ensure_ascii=False)
+    except (RecursionError, ValueError):
+        record = {**record, "row": {"unwritable": "the row is nested too deep to write as JSON"}}
+        text = json.dumps(record, ensure_ascii=False)
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(record) + "\n").encode("ascii")
+
+
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with open(tmp, "wb") as handle:
             for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.write(json_line(record))
 
     _atomic(path, write)
 

@@ -11,19 +11,22 @@ Specs::
     sample                 the traces bundled with the package (openmementos/data/sample.jsonl)
     ot3                    hf:open-thoughts/OpenThoughts3-1.2M
     hf:owner/name          any Hub dataset, streamed with `datasets` (split, limit)
-    PATH.jsonl / .ndjson   JSON lines, read line by line as bytes
+    PATH.jsonl / .ndjson   JSON lines, read line by line as bytes; also gzip (.jsonl.gz) or
+                           zstd (.jsonl.zst) compressed, decompressed as a stream
     PATH.json              a JSON array (loaded whole), one object, or JSON lines
     PATH.parquet           read in record batches with pyarrow
     FOLDER                 every supported file below it, recursive, sorted by relative path;
                            hidden files and folders (".cache", ".git"), other suffixes and
-                           linked folders ignored
+                           linked folders ignored (:func:`ignored_files` names them)
 
 Names win over paths: pass ``./sample`` for a local folder called ``sample``.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import os
 import socket
@@ -41,7 +44,9 @@ OT3_HUB_ID = "open-thoughts/OpenThoughts3-1.2M"
 SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 NAMES = ("sample", "ot3")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
-SUPPORTED_SUFFIXES = JSONL_SUFFIXES + (".json", ".parquet")
+# compressed JSON lines: the codec of each suffix (zstd through pyarrow, a core dependency)
+COMPRESSED_SUFFIXES = {f"{s}{c}": codec for s in JSONL_SUFFIXES for c, codec in ((".gz", "gzip"), (".zst", "zstd"), (".zstd", "zstd"))}
+SUPPORTED_SUFFIXES = JSONL_SUFFIXES + (".json", ".parquet") + tuple(COMPRESSED_SUFFIXES)
 HUB_CONNECT_TIMEOUT_S = 3.0
 # OpenThoughts3 rows run to tens of kilobytes each: a few hundred rows keep a batch small.
 PARQUET_BATCH_ROWS = 256
@@ -56,7 +61,8 @@ class RawRow:
     ``index`` is the 0-based position in the whole stream (stable across runs of the same input);
     ``origin`` says where it came from (``path:line`` for JSON lines, ``path#row`` for parquet and
     JSON arrays, ``hf:id[split]#row`` for the Hub). ``row`` is None exactly when ``error`` is set
-    (``malformed_json``, ``not_utf8``, ``not_an_object``); ``detail`` says what went wrong.
+    (``malformed_json``, ``nested_too_deep``, ``not_utf8``, ``not_an_object``); ``detail`` says
+    what went wrong.
     """
 
     index: int
@@ -91,6 +97,7 @@ class _Resolved:
     hub_id: str = ""
     root: Path | None = None
     files: tuple[Path, ...] = ()
+    ignored: tuple[str, ...] = ()  # what a folder holds that is not read, relative to it
 
 
 def open_input(spec: str, *, split: str = "train", limit: int | None = None) -> Iterator[RawRow]:
@@ -145,6 +152,18 @@ def input_fingerprint(spec: str, split: str = "train", limit: int | None = None)
     return fingerprint
 
 
+def local_path(spec: str) -> Path | None:
+    """The resolved file or folder a local input reads; None for the bundled sample and the Hub."""
+    resolved = _resolve(spec)
+    return resolved.root if resolved.kind == "files" else None
+
+
+def ignored_files(spec: str) -> list[str]:
+    """What an input folder holds that is not read (other suffixes, hidden files and folders),
+    relative to it, so a run can name every file it left out. Empty for files and names."""
+    return list(_resolve(spec).ignored)
+
+
 # --- resolving a spec ---------------------------------------------------------------------------
 
 
@@ -173,13 +192,17 @@ def _resolve(spec: str) -> _Resolved:
         raise InputError(_not_found_message(spec, path), hint=_not_found_hint(spec, path))
     path = path.resolve()
     if path.is_dir():
-        files = _list_folder(path)
+        files, ignored = _list_folder(path)
         if not files:
             raise InputError(
                 f"no input files in folder {path}",
                 hint=f"it must hold files ending in {', '.join(SUPPORTED_SUFFIXES)}",
             )
-        return _Resolved("files", root=path, files=tuple(files))
+        return _Resolved("files", root=path, files=tuple(files), ignored=tuple(ignored))
+    if not path.is_file():
+        # a FIFO or a device would block the run until something writes to it
+        raise InputError(f"{path} is not a regular file (a FIFO, socket or device)",
+                         hint="write the rows to a .jsonl, .json or .parquet file and pass that")
     if _suffix(path) not in SUPPORTED_SUFFIXES:
         raise InputError(
             f"unsupported input file {path}",
@@ -203,22 +226,31 @@ def _not_found_hint(spec: str, path: Path) -> str:
 
 
 def _suffix(path: Path) -> str:
-    return path.suffix.lower()
+    """The suffix that says how to read ``path``: ``.jsonl.gz`` for compressed JSON lines."""
+    name = path.name.lower()
+    compressed = next((s for s in COMPRESSED_SUFFIXES if name.endswith(s)), None)
+    return compressed or path.suffix.lower()
 
 
-def _list_folder(root: Path) -> list[Path]:
+def _list_folder(root: Path) -> tuple[list[Path], list[str]]:
+    """(the files to read, sorted; what is left out, relative to ``root``: a hidden folder once,
+    not every file in it)."""
     def fail(error: OSError) -> None:
         raise InputError(
             f"cannot read folder {error.filename}: {error.strerror}", hint="check its permissions"
         )
 
     found: list[Path] = []
+    ignored: list[str] = []
     # Linked folders are not followed (a link loop would never end); linked files are read.
     for folder, subfolders, names in os.walk(root, onerror=fail):
+        here = Path(folder)
+        ignored += [(here / d).relative_to(root).as_posix() + "/" for d in subfolders if d.startswith(".")]
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in names:
-            path = Path(folder) / name
+            path = here / name
             if name.startswith(".") or _suffix(path) not in SUPPORTED_SUFFIXES:
+                ignored.append(path.relative_to(root).as_posix())
                 continue
             if not path.is_file():
                 raise InputError(
@@ -227,7 +259,7 @@ def _list_folder(root: Path) -> list[Path]:
             found.append(path)
     # Sorting by path parts gives one order on every file system, whatever os.walk returns.
     found.sort(key=lambda p: p.relative_to(root).parts)
-    return found
+    return found, sorted(ignored)
 
 
 def _stat(path: Path) -> os.stat_result:
@@ -252,15 +284,16 @@ def _read_files(paths: tuple[Path, ...]) -> Iterator[_Item]:
     for path in paths:
         suffix = _suffix(path)
         try:
-            if suffix in JSONL_SUFFIXES:
+            if suffix in JSONL_SUFFIXES or suffix in COMPRESSED_SUFFIXES:
                 yield from _read_jsonl(path)
             elif suffix == ".json":
                 yield from _read_json(path)
             else:
                 yield from _read_parquet(path)
-        except OSError as error:
+        except (OSError, EOFError) as error:
+            # EOFError: a compressed file cut short (the rows before the cut came through)
             raise InputError(
-                f"cannot read {path}: {error.strerror or error}", hint=_READABLE_HINT
+                f"cannot read {path}: {getattr(error, 'strerror', None) or error}", hint=_READABLE_HINT
             ) from error
 
 
@@ -277,6 +310,8 @@ def _decode_json(origin: str, text: str) -> _Item:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         return origin, None, "malformed_json", f"{error.msg} at column {error.colno}"
+    except RecursionError:
+        return origin, None, "nested_too_deep", "JSON nested deeper than Python's recursion limit"
     return _as_row(origin, value)
 
 
@@ -286,9 +321,41 @@ def _as_row(origin: str, value: Any) -> _Item:
     return origin, value, "", ""
 
 
+class _ArrowRaw(io.RawIOBase):
+    """A pyarrow input stream as a raw file, so io.BufferedReader can read it line by line."""
+
+    def __init__(self, stream) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def _open_lines(path: Path):
+    """``path`` opened for reading bytes, decompressed as a stream when its suffix says so."""
+    codec = COMPRESSED_SUFFIXES.get(_suffix(path))
+    if codec == "gzip":
+        return gzip.open(path, "rb")
+    if codec == "zstd":
+        import pyarrow as pa
+
+        return io.BufferedReader(_ArrowRaw(pa.input_stream(str(path), compression="zstd")), 1 << 20)
+    return path.open("rb")
+
+
 def _read_jsonl(path: Path) -> Iterator[_Item]:
     # Bytes, one line at a time: memory stays one line deep, and one bad line is one skip.
-    with path.open("rb") as handle:
+    with _open_lines(path) as handle:
         for number, line in enumerate(handle, start=1):
             if number == 1 and line.startswith(b"\xef\xbb\xbf"):
                 line = line[3:]
@@ -318,6 +385,9 @@ def _read_json(path: Path) -> Iterator[_Item]:
     except json.JSONDecodeError:
         yield from _read_jsonl(path)
         return
+    except RecursionError:
+        yield f"{path}#0", None, "nested_too_deep", "JSON nested deeper than Python's recursion limit"
+        return
     yield _as_row(f"{path}#0", value)
 
 
@@ -337,6 +407,9 @@ def _read_json_array(path: Path) -> Iterator[_Item]:
             f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
             hint="fix the file, or write it as JSON lines so one bad row is one skip",
         ) from error
+    except RecursionError:
+        raise InputError(f"{path} is JSON nested deeper than Python can read",
+                         hint="write it as JSON lines so one bad row is one skip") from None
     for number, value in enumerate(values):
         yield _as_row(f"{path}#{number}", value)
 
@@ -375,19 +448,22 @@ def _local_copy_hint(hub_id: str) -> str:
     )
 
 
-def _check_hub_reachable(hub_id: str) -> None:
-    """Fail within ~3 s when the Hub is off, rather than let `datasets` retry for minutes."""
-    for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+def hub_unreachable(variables: tuple[str, ...] = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")) -> str:
+    """Why the Hugging Face Hub cannot be reached (an offline variable, or no TCP connection
+    within ~3 s), or "" when it can: so a command fails at once rather than retry for minutes."""
+    for variable in variables:
         if os.environ.get(variable, "").strip().upper() in _TRUE:
-            raise HubUnreachableError(
-                f"cannot stream {hub_id}: the Hugging Face Hub cannot be reached ({variable} is set)",
-                hint=_local_copy_hint(hub_id),
-            )
+            return f"{variable} is set"
     host, port = _hub_endpoint()
     problem = _tcp_problem(host, port, HUB_CONNECT_TIMEOUT_S)
+    return f"{host}:{port}: {problem}" if problem else ""
+
+
+def _check_hub_reachable(hub_id: str) -> None:
+    problem = hub_unreachable()
     if problem:
         raise HubUnreachableError(
-            f"cannot stream {hub_id}: the Hugging Face Hub cannot be reached ({host}:{port}: {problem})",
+            f"cannot stream {hub_id}: the Hugging Face Hub cannot be reached ({problem})",
             hint=_local_copy_hint(hub_id),
         )
 

@@ -164,9 +164,11 @@ def test_a_changed_shard_is_refused_with_its_path_before_anything_is_written(run
 
 
 def test_parts_holding_the_same_trace_are_refused(tmp_path, capsys):
-    # The same row twice in the input lands in both halves of a 2-way split.
-    lines = SAMPLE.read_text().splitlines()
-    (tmp_path / "dup.jsonl").write_text("\n".join([lines[0], lines[0], lines[1]]) + "\n")
+    # Two rows under one id land in both halves of a 2-way split (an exact duplicate row no
+    # longer can: segment drops the second copy, on whichever machine it falls).
+    lines = [json.loads(line) for line in SAMPLE.read_text().splitlines()]
+    rows = [{**lines[0], "id": "twice"}, {**lines[1], "id": "twice"}, lines[2]]
+    (tmp_path / "dup.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     halves = [str(tmp_path / f"h{i}") for i in range(2)]
     for i, out in enumerate(halves):
         assert main(["segment", "--input", str(tmp_path / "dup.jsonl"), "--out", out, "--shard", f"{i}/2", "--workers", "1", "--quiet"]) == 0

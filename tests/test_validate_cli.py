@@ -36,8 +36,11 @@ def _rows(n_failing: int, n_passing: int) -> list[dict]:
     good = fmt.render(["We need x with 2x + 3 = 11, so 2x = 8 and x = 4; check 2*4 + 3 = 11."],
                       ["2x + 3 = 11 => x = 4 (checked)."], "\n\n**4**")
     bad = good.replace(fmt.BLOCK_END, "", 1)
-    row = {"problem": "Solve 2x + 3 = 11.", "domain": "math", "source": "unit", "difficulty": 1}
-    return [{**row, "response": bad} for _ in range(n_failing)] + [{**row, "response": good} for _ in range(n_passing)]
+    row = {"domain": "math", "source": "unit", "difficulty": 1}
+    responses = [bad] * n_failing + [good] * n_passing
+    # each its own problem: the same problem and response twice would fail records.duplicate
+    return [{**row, "problem": f"Solve 2x + 3 = 11 (variant {chr(ord('a') + i)}).", "response": response}
+            for i, response in enumerate(responses)]
 
 
 def _parquet(path: Path, rows: list[dict]) -> Path:

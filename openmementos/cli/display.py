@@ -71,6 +71,9 @@ def summary_table(summary: RunSummary) -> Table:
     table.add_row("[red]quarantined (teacher failed; --retry-quarantine)", f"{summary.quarantined:,}")
     for reason, count in sorted(summary.skips.items()):
         table.add_row(f"[yellow]skipped: {reason}", f"{count:,}")
+    if summary.ignored:   # every file of the input folder that was not read, by name
+        table.add_row("[yellow]input files not read (other suffix, or hidden): " + ", ".join(summary.ignored),
+                      f"{len(summary.ignored):,}")
     table.add_row("shards (per config)", f"{summary.shards:,}")
     if summary.seconds:
         table.add_row("traces/s", f"{summary.input_rows / summary.seconds:,.1f}")

@@ -106,15 +106,23 @@ def stats(
 ) -> None:
     """Statistics by domain: examples, blocks per trace, block and memento sizes in tokens and characters, compression ratios (medians and quartiles)."""
     from ..hub.stats import by_domain, load, summary
+    from ..journal import unfinished_output
+    from ..outputs import check_folder, writing
 
+    if png is not None:
+        check_folder(png, "--png")
     data = load(shards, config_name, tokenizer)
+    if unfinished_output(shards):
+        typer.echo(f"warning: {shards} has no manifest.json: the run that wrote it did not finish, "
+                   "so these statistics may miss rows", err=True)
     paths = []
     if png is not None:
         try:
             from ..hub.plots import write_pngs
         except ImportError as error:
             raise ConfigError(f"--png needs matplotlib ({error})", "pip install 'openmementos[hub]'") from None
-        paths = write_pngs(data, png)
+        with writing(png, "choose another --png folder"):
+            paths = write_pngs(data, png)
     if as_json:
         typer.echo(json.dumps({**summary(data), "png": [str(p) for p in paths]}, indent=2))
         return

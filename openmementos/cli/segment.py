@@ -97,7 +97,7 @@ def _dry_run(job: SegmentJob, options: TeacherOptions, console: Console, as_json
 
 @app.command()
 def segment(
-    input: Annotated[str, typer.Option("--input", "-i", help="What to read: 'sample' (bundled traces), 'ot3' (open-thoughts/OpenThoughts3-1.2M, streamed from the Hub), 'hf:OWNER/NAME' (any Hub dataset), or a local .jsonl/.json/.parquet file or folder.", rich_help_panel=_INPUT)] = "sample",
+    input: Annotated[str, typer.Option("--input", "-i", help="What to read: 'sample' (bundled traces), 'ot3' (open-thoughts/OpenThoughts3-1.2M, streamed from the Hub), 'hf:OWNER/NAME' (any Hub dataset), or a local .jsonl/.json/.parquet file (.jsonl.gz and .jsonl.zst too) or folder.", rich_help_panel=_INPUT)] = "sample",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards (data/, full/, rejects/, manifest.json). Re-running the same command resumes here.", rich_help_panel=_OUTPUT)] = Path("shards"),
     split: Annotated[str, typer.Option(help="Dataset split for Hub inputs.", rich_help_panel=_INPUT)] = "train",
     limit: Annotated[Optional[int], typer.Option(help="Read at most this many input rows. A larger limit on the same --out continues the run from where it stopped.", min=1, rich_help_panel=_INPUT)] = None,

@@ -134,6 +134,8 @@ def response_of(row: dict) -> str | None:
 
 
 def _files(path: Path) -> list[Path]:
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise InputError(f"{path} is not a regular file (a FIFO, socket or device)", "write the records to a file and pass that")
     if path.is_file():
         return [path]
     if path.is_dir():
@@ -143,19 +145,46 @@ def _files(path: Path) -> list[Path]:
     raise InputError(f"{path} does not exist", "pass segment shards, a .parquet, .jsonl or .json file, or a folder of them")
 
 
+_READABLE = "replay reads segment shards (Parquet), JSONL or JSON files of memento-format records"
+
+
 def _rows(file: Path) -> Iterator[dict]:
+    """The file's records; anything that cannot be read is an InputError naming where."""
     if file.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        yield from pq.read_table(file).to_pylist()
-    elif file.suffix == ".jsonl":
-        with file.open(encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield json.loads(line)
-    else:
-        data = json.loads(file.read_text(encoding="utf-8"))
-        yield from (data if isinstance(data, list) else [data])
+        try:
+            table = pq.read_table(file)
+        except (pa.ArrowException, OSError) as error:
+            raise InputError(f"{file} is not a readable Parquet file: {' '.join(str(error).split())[:200]}", _READABLE) from None
+        yield from table.to_pylist()
+        return
+    try:
+        if file.suffix == ".jsonl":
+            with file.open(encoding="utf-8") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield _object(_json(line, f"{file}:{number}"), f"{file}:{number}")
+        else:
+            data = _json(file.read_text(encoding="utf-8"), str(file))
+            for index, row in enumerate(data if isinstance(data, list) else [data]):
+                yield _object(row, f"{file}#{index}")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{file} is not UTF-8 text (byte {error.start})", _READABLE) from None
+
+
+def _json(text: str, where: str):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise InputError(f"{where} is not valid JSON: {' '.join(str(error).split())[:200]}", _READABLE) from None
+
+
+def _object(row, where: str) -> dict:
+    if not isinstance(row, dict):
+        raise InputError(f"{where} is a JSON {type(row).__name__}, not an object", _READABLE)
+    return row
 
 
 def read_records(paths: Iterable[str | Path], limit: int | None = None) -> Iterator[ReplayRecord]:

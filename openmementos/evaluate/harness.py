@@ -24,9 +24,11 @@ from .. import format as fmt
 from ..decode.blocks import Mode
 from ..decode.metrics import GenerationMetrics, summarise
 from ..decode.models import ModelShape
-from ..errors import InputError
+from ..errors import InputError, ServerError
 from .answers import LETTERS, extract_answer, extract_choice, last_boxed
 from .grading import grade_choice, grade_math
+
+_NOT_CHAT_HINT = "check that --vllm-url is the /v1 base URL of an OpenAI-compatible server"
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 CHOICE_INSTRUCTION = "Please reason step by step, and put the letter of your final choice within \\boxed{}."
@@ -51,7 +53,18 @@ class Problem:
         return "\n".join(lines) + "\n\n" + (CHOICE_INSTRUCTION if self.kind == "choice" else MATH_INSTRUCTION)
 
 
+def _json(text: str, where: str):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise InputError(f"{where} is not valid JSON: {' '.join(str(error).split())[:200]}",
+                         "each line of --data must be one JSON object with a problem and its answer") from None
+
+
 def _problem(row: dict, name: str) -> Problem:
+    if not isinstance(row, dict):
+        raise InputError(f"{name} is a JSON {type(row).__name__}, not an object",
+                         "each line of --data must be one JSON object with a problem and its answer")
     text = row.get("problem") or row.get("question")
     answer = row.get("answer") if row.get("answer") not in (None, "") else row.get("gold")
     if answer in (None, "") and row.get("solution"):
@@ -73,11 +86,15 @@ def load_problems(path: str | Path, limit: int | None = None) -> list[Problem]:
     file = Path(path)
     if not file.is_file():
         raise InputError(f"{file} is not a file", "pass a JSONL of problems, e.g. --data ../shared/data/eval/math500.jsonl")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{file} is not UTF-8 text (byte {error.start})", "re-encode it as UTF-8") from None
     if file.suffix == ".json":
-        rows = json.loads(file.read_text(encoding="utf-8"))
+        rows = _json(text, str(file))
         rows = rows if isinstance(rows, list) else [rows]
     else:
-        rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [_json(line, f"{file}:{number}") for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     problems = [_problem(row, f"{file.name}#{i}") for i, row in enumerate(rows[:limit] if limit else rows)]
     if not problems:
         raise InputError(f"{file} holds no problems")
@@ -202,6 +219,7 @@ class ServerBackend:
         import openai
 
         self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=3)
+        self.base_url, self.api_key = base_url, api_key
         self.model, self.counter = model, counter
         self.params = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p)
         self.extra = {"top_k": top_k, "skip_special_tokens": False}
@@ -211,15 +229,45 @@ class ServerBackend:
 
     def _ask(self, problem: Problem, seed: int) -> tuple[str, float]:
         start = time.perf_counter()
-        reply = self.client.chat.completions.create(
-            model=self.model, messages=[{"role": "user", "content": problem.prompt()}], seed=seed,
-            extra_body=self.extra, **self.params)
+        reply = self._create(problem, seed)
         message = reply.choices[0].message
         text = message.content or ""
         reasoning = getattr(message, "reasoning_content", None) or (message.model_extra or {}).get("reasoning_content")
         if reasoning and fmt.THINK_START not in text:
             text = f"{fmt.THINK_START}{reasoning}{fmt.THINK_END}{text}"
         return text, time.perf_counter() - start
+
+    def _create(self, problem: Problem, seed: int):
+        """One chat completion; every way the server can fail is one :class:`ServerError` line,
+        with the API key taken out of whatever the server said (a 401 may echo it)."""
+        import openai
+
+        from ..teacher.openai_teacher import _public_url, _scrub
+
+        where = _public_url(self.base_url)
+        try:
+            reply = self.client.chat.completions.create(
+                model=self.model, messages=[{"role": "user", "content": problem.prompt()}], seed=seed,
+                extra_body=self.extra, **self.params)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+            raise ServerError(f"the server at {where} refused the API key ({error.status_code})",
+                              "check --api-key or OPENAI_API_KEY") from None
+        except openai.NotFoundError:
+            raise ServerError(f"the server at {where} does not know the model {self.model!r} (404)",
+                              "check --served-model against the server's /v1/models, and that --vllm-url ends in /v1") from None
+        except openai.APIConnectionError as error:
+            raise ServerError(f"cannot reach the server at {where}: {_scrub(str(error), self.api_key)}",
+                              "start the server, or check --vllm-url") from None
+        except openai.APIStatusError as error:
+            raise ServerError(f"the server at {where} answered {error.status_code}: {_scrub(_one_line(error), self.api_key)}",
+                              "check the server's log") from None
+        except (openai.OpenAIError, ValueError) as error:   # an answer the client cannot read at all (empty, not JSON)
+            raise ServerError(f"the server at {where} did not answer with a chat completion: {_scrub(_one_line(error), self.api_key)}",
+                              _NOT_CHAT_HINT) from None
+        if not getattr(reply, "choices", None) or getattr(reply.choices[0], "message", None) is None:
+            # an HTML page or an empty body comes back as text, not a completion
+            raise ServerError(f"the server at {where} did not answer with a chat completion ({_shape(reply)})", _NOT_CHAT_HINT)
+        return reply
 
     def run(self, problems: list[Problem], mode: Mode, samples: int):
         jobs = [(i, p, s) for i, p in enumerate(problems) for s in range(samples) if (p.id, s) not in self._texts]
@@ -235,6 +283,17 @@ class ServerBackend:
                 text, seconds = self._texts[(problem.id, s)]
                 metrics = replay_response(text, self.counter, mode, prompt_tokens)
                 yield problem, s, text, replace(metrics, seconds=seconds)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text[:300] or type(error).__name__
+
+
+def _shape(reply) -> str:
+    if isinstance(reply, str):
+        return f"{len(reply):,} characters of text" if reply.strip() else "an empty body"
+    return f"a {type(reply).__name__} without choices"
 
 
 # -- the run -----------------------------------------------------------------------------------

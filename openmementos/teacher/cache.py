@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+
 
 def default_cache_path() -> Path:
     home = os.environ.get("OPENMEMENTOS_HOME") or os.path.join(
@@ -33,12 +35,19 @@ class AnswerCache:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise ConfigError(f"the cache path {self.path} is a folder", f"name a file, e.g. --cache-path {self.path / 'teacher-cache.sqlite'}")
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        except (sqlite3.Error, OSError) as error:
+            what = "is not an openmementos answer cache (SQLite)" if isinstance(error, sqlite3.DatabaseError) else "cannot be opened"
+            raise ConfigError(f"the cache path {self.path} {what}: {error}",
+                              "point --cache-path at a new file, or pass --no-cache") from None
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -48,6 +57,10 @@ class AnswerCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO answers (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM answers WHERE key = ?", (key,))
 
     def __len__(self) -> int:
         with self._lock:

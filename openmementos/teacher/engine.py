@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import TeacherError
-from .httpclient import ConnectFailed, RequestTimeout, TransportError, open_pool
+from .httpclient import AnswerTooLarge, ConnectFailed, RequestTimeout, TransportError, open_pool
 from .limits import RateLimiter
 
 
@@ -25,16 +26,17 @@ class TeacherHTTPError(Exception):
     """An HTTP-level failure: a status the server answered, or a timeout / connection error."""
 
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None,
-                 unreachable: bool = False) -> None:
+                 unreachable: bool = False, final: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
         self.unreachable = unreachable   # no connection could be opened at all
+        self.final = final               # asking again would bring the same answer (too large)
 
     @property
     def retryable(self) -> bool:
         # no status: timeout or connection error; 429: busy; 5xx: the server's trouble
-        return self.status is None or self.status == 429 or self.status >= 500
+        return not self.final and (self.status is None or self.status == 429 or self.status >= 500)
 
 
 def _retryable(error: BaseException) -> bool:
@@ -49,6 +51,32 @@ def _retry_after(value: str | None) -> float | None:
 
 
 UNREACHABLE_ATTEMPTS = 3   # tries before giving up on servers that have never answered
+SCRUBBED = "***"
+MIN_SECRET = 8             # shorter keys ("EMPTY" for a local server) are too likely to be real text
+
+
+def scrub(text: str, secret: str) -> str:
+    """``text`` without ``secret``: a server may echo the key (in a 401, or inside an answer), and
+    nothing derived from an answer may carry it into a cache, a quarantine file or a message."""
+    return text.replace(secret, SCRUBBED) if len(secret) >= MIN_SECRET and secret in text else text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def whole_text(text: str) -> str:
+    """``text`` with each unpaired surrogate (a JSON escape can carry one; no UTF-8 file or
+    Parquet column can hold it) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def answer_text(text: str, secret: str) -> str:
+    """An answer's text as it may be stored: whole (see :func:`whole_text`) and without the key."""
+    return scrub(whole_text(text), secret)
 
 
 @dataclass(slots=True)
@@ -158,11 +186,17 @@ class Engine:
         except RequestTimeout as error:
             self._failed(endpoint, None)
             raise TeacherHTTPError(str(error)) from None
+        except AnswerTooLarge as error:
+            raise TeacherHTTPError(str(error), final=True) from None
         except TransportError as error:
             self._failed(endpoint, None)
             raise TeacherHTTPError(f"connection failed: {error}") from None
+        body = response.body
+        key = self.api_key.encode()
+        if len(key) >= MIN_SECRET and key in body:
+            body = body.replace(key, SCRUBBED.encode())
         if response.status != 200:
-            text = response.text[:500]
+            text = scrub(body[:2000].decode("utf-8", "replace"), self.api_key)[:500]
             if response.status == 400 and "response_format" in body and "response_format" in text.lower():
                 endpoint.structured_output = False  # this server cannot do it: ask in plain JSON from now on
                 return await self._once(model, messages, params, schema_name, schema)
@@ -172,15 +206,17 @@ class Engine:
                 self._failed(endpoint, error)
             raise error
         try:
-            data = json.loads(response.body)
+            data = json.loads(body)
             choice = data["choices"][0]
-            content = choice["message"].get("content") or ""
+            content = answer_text(choice["message"].get("content") or "", self.api_key)   # e.g. a JSON-escaped echo
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             self._failed(endpoint, None)
-            raise TeacherHTTPError(f"not a chat completion: {response.text[:200]}", 502) from None
+            text = scrub(body[:1000].decode("utf-8", "replace"), self.api_key)[:200]
+            raise TeacherHTTPError(f"not a chat completion: {text}", 502) from None
         endpoint.failures = 0
         self.limiter.succeeded()
-        return Completion(content, choice.get("finish_reason") or "stop", data.get("usage") or {}, data.get("model") or model)
+        return Completion(content, choice.get("finish_reason") or "stop", data.get("usage") or {},
+                          scrub(str(data.get("model") or model), self.api_key))
 
     def _failed(self, endpoint: Endpoint, error: TeacherHTTPError | None) -> None:
         if error is not None and error.status == 429:

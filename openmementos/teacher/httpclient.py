@@ -25,7 +25,9 @@ from urllib.parse import quote, urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"   # left as they are in a path; anything else is percent-encoded
-MAX_BODY_BYTES = 256 * 2**20     # far above any chat completion; a runaway server stops here
+# The most bytes of one answer this client reads, before and after gzip/deflate decoding: a
+# 16K-token chat completion is about 100 KB, so a runaway server or a gzip bomb stops here.
+MAX_BODY_BYTES = 32 * 2**20
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 
@@ -39,6 +41,11 @@ class ConnectFailed(TransportError):
 
 class RequestTimeout(TransportError):
     """No complete answer within the timeout."""
+
+
+class AnswerTooLarge(TransportError):
+    """The answer is larger than MAX_BODY_BYTES, as sent or once decompressed: asking again would
+    only bring the same flood."""
 
 
 class _Stale(TransportError):
@@ -163,7 +170,7 @@ class _Connection(asyncio.Protocol):
                 raise TransportError(f"bad Content-Length: {headers['content-length']!r}")
             length = int(text)
             if length > MAX_BODY_BYTES:
-                raise TransportError(f"the answer is {length:,} bytes, more than this client reads")
+                raise AnswerTooLarge(f"the answer is {length:,} bytes, more than this client reads")
             if len(buffer) < length:
                 if eof:
                     raise TransportError(f"the connection closed after {len(buffer)} of {length} body bytes")
@@ -171,7 +178,7 @@ class _Connection(asyncio.Protocol):
             body, rest = bytes(buffer[:length]), len(buffer) - length
         else:  # no length given: the body runs to the end of the connection
             if len(buffer) > MAX_BODY_BYTES:
-                raise TransportError("the answer is larger than this client reads")
+                raise AnswerTooLarge("the answer is larger than this client reads")
             if not eof:
                 return None
             body, rest, keep_alive = bytes(buffer), 0, False
@@ -232,7 +239,7 @@ def _parse_chunked(buffer: bytearray) -> tuple[bytes, int] | None:
                 return None
             return bytes(body), len(buffer) - trailer_end - 4
         if len(body) + size > MAX_BODY_BYTES:
-            raise TransportError("the answer is larger than this client reads")
+            raise AnswerTooLarge("the answer is larger than this client reads")
         if len(buffer) < position + size + 2:
             return None
         if buffer[position + size:position + size + 2] != b"\r\n":
@@ -247,15 +254,34 @@ def _decode(body: bytes, encoding: str) -> bytes:
         return body
     try:
         if encoding in ("gzip", "x-gzip"):
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            return _inflate(body, 16 + zlib.MAX_WBITS, encoding)
         if encoding == "deflate":
             try:
-                return zlib.decompress(body)
+                return _inflate(body, zlib.MAX_WBITS, encoding)
             except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS)
+                return _inflate(body, -zlib.MAX_WBITS, encoding)   # raw deflate, as some servers send it
     except zlib.error as error:
         raise TransportError(f"could not decode a {encoding} answer: {error}") from None
     raise TransportError(f"the server answered with Content-Encoding {encoding!r}, which this client does not read")
+
+
+def _inflate(body: bytes, wbits: int, encoding: str) -> bytes:
+    """``body`` decompressed, never more than MAX_BODY_BYTES of it (a gzip bomb stops there).
+    A gzip body may hold several members one after another: each is decompressed in turn."""
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    while rest:
+        inflater = zlib.decompressobj(wbits)
+        data = inflater.decompress(rest, MAX_BODY_BYTES + 1 - size)
+        size += len(data)
+        if size > MAX_BODY_BYTES or inflater.unconsumed_tail:
+            raise AnswerTooLarge(f"the {encoding} answer inflates to more than {MAX_BODY_BYTES:,} bytes, more than this client reads")
+        if not inflater.eof:
+            raise zlib.error("incomplete or truncated stream")
+        parts.append(data)
+        rest = inflater.unused_data if wbits > zlib.MAX_WBITS else b""   # more gzip members
+    return b"".join(parts)
 
 
 class ConnectionPool:
@@ -397,7 +423,14 @@ class ProxiedPool:
     async def request(self, method: str, path: str, body: bytes | None = None) -> Response:
         httpx = self._httpx
         try:
-            response = await self._client.request(method, path.lstrip("/"), content=body)
+            async with self._client.stream(method, path.lstrip("/"), content=body) as response:
+                self.ever_connected = True
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():   # decoded piece by piece: a bomb stops at the cap
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise AnswerTooLarge(f"the answer is larger than {MAX_BODY_BYTES:,} bytes, more than this client reads")
+                    chunks.append(chunk)
         except httpx.ConnectError as error:
             raise ConnectFailed(f"could not connect: {error}") from None
         except httpx.ConnectTimeout:
@@ -405,11 +438,11 @@ class ProxiedPool:
         except httpx.TimeoutException as error:
             self.ever_connected = True
             raise RequestTimeout(f"timed out after {self.timeout:g}s ({type(error).__name__})") from None
-        except httpx.TransportError as error:
+        except (httpx.TransportError, httpx.DecodingError) as error:
             self.ever_connected = True  # it failed after the connection was made
             raise TransportError(f"{type(error).__name__}: {error}") from None
         self.ever_connected = True
-        return Response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+        return Response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, b"".join(chunks))
 
     async def aclose(self) -> None:
         await self._client.aclose()

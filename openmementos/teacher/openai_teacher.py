@@ -21,13 +21,13 @@ from ..answers import parse_boundary_scores, parse_memento, parse_verdict
 from ..errors import TeacherAnswerError, TeacherError
 from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
 from .cache import AnswerCache, cache_key
-from .engine import Engine, TeacherHTTPError
+from .engine import Engine, TeacherHTTPError, answer_text, whole_text
 from .ledger import Ledger
 from .limits import LoopThread
 from .prompting import Call, boundary_call, compress_call, judge_call, refine_call
 
 ROLES = ("scorer", "compressor", "judge", "refiner")
-_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
+_FENCE = "```"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +77,35 @@ def _narrow(request: BoundaryRequest, boundaries: tuple[int, ...], context: int 
     )
 
 
+def _unfence(content: str) -> str:
+    """The answer without a Markdown code fence around it (```json ... ```).
+
+    String operations, not a regex: a pattern anchored at the end is tried at every position of
+    a long run of whitespace, which made a 60 KB answer take seconds (quadratic time).
+    """
+    text = content.strip()
+    if text.startswith(_FENCE):
+        text = text[len(_FENCE):]
+        text = text[4:] if text.startswith("json") else text
+    if text.endswith(_FENCE):
+        text = text[: -len(_FENCE)]
+    return text.strip()
+
+
 def _decode(content: str) -> Any:
-    return json.loads(_FENCE.sub("", content))
+    return _whole_text(json.loads(_unfence(content)))
+
+
+def _whole_text(value: Any) -> Any:
+    """``value`` with every unpaired surrogate (a ``\\ud800`` escape in the answer's JSON) replaced
+    by U+FFFD: a memento holding one could not be written to a shard."""
+    if isinstance(value, str):
+        return whole_text(value)
+    if isinstance(value, list):
+        return [_whole_text(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole_text(item) for key, item in value.items()}
+    return value
 
 
 class OpenAITeacher:
@@ -178,8 +205,16 @@ class OpenAITeacher:
         raws: list[str] = []
         problem = "no answer"
         attempts = 0
+        fresh = False
         while attempts <= self.answer_retries:
-            completion = await self._complete(call, config, messages, max_tokens)
+            key, completion, cached = await self._complete(call, config, messages, max_tokens, fresh)
+            fresh = False
+            if cached and self.defer is None and not self._valid(completion, validate):
+                # An answer kept by an older version or a batch run that does not hold up: drop
+                # it and ask the server once more, or a retry would only re-read the bad answer.
+                self.cache.discard(key)
+                fresh = True
+                continue
             raws.append(completion["content"])
             if completion["finish_reason"] == "length":
                 if max_tokens >= self.max_tokens_cap:
@@ -197,11 +232,27 @@ class OpenAITeacher:
                     {"role": "user", "content": f"That answer is not valid: {problem}. Answer again, JSON only, following the format exactly."},
                 ]
                 continue
+            if self.cache is not None and not cached:
+                self.cache.put(key, completion)   # only an answer that passed validation is kept
             return answer(value) if answer else _decode(completion["content"])
         reason = "teacher_truncated" if problem.startswith("answer cut") else "invalid_teacher_answer"
         raise TeacherAnswerError(f"{call.role}: {problem} (after {len(raws)} responses)", raws, reason)
 
-    async def _complete(self, call: Call, config: RoleConfig, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+    @staticmethod
+    def _valid(completion: dict[str, Any], validate: Callable[[Any], Any]) -> bool:
+        if completion["finish_reason"] == "length":
+            return False
+        try:
+            validate(_decode(completion["content"]))
+        except (ValueError, TeacherAnswerError):
+            return False
+        return True
+
+    async def _complete(self, call: Call, config: RoleConfig, messages: list[dict[str, str]], max_tokens: int,
+                        fresh: bool = False) -> tuple[str, dict[str, Any], bool]:
+        """``(cache key, answer, whether it came from the cache)``; ``fresh`` skips the cache.
+
+        The answer is not cached here: :meth:`_ask` keeps it only once it passed validation."""
         params = config.params(max_tokens)
         key = cache_key({
             "model": config.model,
@@ -211,9 +262,9 @@ class OpenAITeacher:
             "params": params,
             "schema": call.schema,
         })
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+        if self.cache is not None and not fresh and (hit := self.cache.get(key)) is not None:
             self.ledger.hit(call.role)
-            return hit
+            return key, hit, True
         if self.defer is not None:
             # the body Engine._once sends for this call
             body: dict[str, Any] = {"model": config.model, "messages": [dict(m) for m in messages], **params}
@@ -247,10 +298,7 @@ class OpenAITeacher:
             self.ledger.failure(call.role)
             raise TeacherAnswerError(f"{call.role}: request failed after retries: {_scrub(str(error), engine.api_key)}", [], "teacher_request_failed") from None
         self.ledger.record(call.role, config.model, completion.usage)
-        value = {"content": completion.content, "finish_reason": completion.finish_reason, "usage": completion.usage, "model": completion.model}
-        if self.cache is not None:
-            self.cache.put(key, value)
-        return value
+        return key, {"content": completion.content, "finish_reason": completion.finish_reason, "usage": completion.usage, "model": completion.model}, False
 
     def store_batch_answer(self, custom_id: str, role: str, body: dict[str, Any], ledger: Ledger | None = None) -> None:
         """Cache a Batch API answer (a ``chat.completion`` body) under its ``custom_id`` (the cache
@@ -260,7 +308,8 @@ class OpenAITeacher:
             raise TeacherError("the Batch API needs the answer cache", "drop --no-cache")
         model = self.roles[role].model
         choice = body["choices"][0]   # read as Engine._once reads a synchronous answer
-        value = {"content": choice["message"].get("content") or "", "finish_reason": choice.get("finish_reason") or "stop",
+        content = answer_text(choice["message"].get("content") or "", self.engines[role].api_key)
+        value = {"content": content, "finish_reason": choice.get("finish_reason") or "stop",
                  "usage": body.get("usage") or {}, "model": body.get("model") or model}
         (ledger or self.ledger).record(role, model, value["usage"], batch=True)
         self.cache.put(custom_id, value)

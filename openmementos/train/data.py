@@ -130,6 +130,7 @@ def resolve_shards(inputs: Iterable[str | Path]) -> list[ShardFile]:
                              "make shards with: openmementos segment --input sample --out shards/")
     shards = []
     for file in files:
+        _check_columns(file)
         digest = sha256_file(file)
         entry = _manifest_entry(file)
         if entry is None:
@@ -141,6 +142,22 @@ def resolve_shards(inputs: Iterable[str | Path]) -> list[ShardFile]:
                              "re-run segment, or train on a copy without the manifest")
         shards.append(ShardFile(file, rel, digest, manifest, sha256_file(manifest)))
     return shards
+
+
+def _check_columns(file: Path) -> None:
+    """A file that is not Parquet, or lacks the columns train-sft reads, is refused before any
+    model loads."""
+    import pyarrow as pa
+
+    try:
+        columns = pq.read_schema(file).names
+    except (pa.ArrowException, OSError) as error:
+        raise InputError(f"{file} is not a readable Parquet file: {' '.join(str(error).split())[:200]}",
+                         "make shards with: openmementos segment --input sample --out shards/") from None
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise InputError(f"{file} has no {', '.join(missing)} column",
+                         "train-sft reads the OpenMementos schema: problem and response (memento format)")
 
 
 def iter_rows(shards: list[ShardFile]) -> Iterator[ChatRow]:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..errors import ConfigError, InputError, OutputError
+from ..outputs import check_folder
 from ..shards import write_json
 from .config import SFTRecipe
 from .data import DataStats, ShardFile, encode_rows, iter_rows, resolve_shards
@@ -64,6 +65,12 @@ def run_train(job: TrainJob, say: Callable[[str], None] = print) -> list[StageRe
         raise ConfigError("stage 2 alone needs the stage-1 model", "pass --init OUT/stage1/final (or use --stage both)")
     if job.stage == "both" and job.init:
         raise ConfigError("--init is for --stage 2; --stage both starts stage 2 from its own stage 1")
+    # everything that can be checked is checked before a model loads (minutes, for a large one)
+    if job.stage in ("2", "both"):
+        _resolve_attention(2, job.recipe)
+    check_folder(job.out, "--out")
+    for option, value in (("--model", job.model), ("--init", job.init), ("--tokenizer", job.tokenizer)):
+        check_model_path(value, option)
     shards = resolve_shards(job.data)
     results = []
     if job.stage in ("1", "both"):
@@ -72,6 +79,25 @@ def run_train(job: TrainJob, say: Callable[[str], None] = print) -> list[StageRe
         start = str(results[0].final) if results else job.init
         results.append(_run_stage(2, job, start, shards, say))
     return results
+
+
+def check_model_path(value: str | None, option: str) -> None:
+    """Refuse at once a model or tokenizer folder that does not exist, rather than let
+    transformers try it as a Hub id for minutes. ``OWNER/NAME`` with no local ``OWNER`` folder may
+    be a Hub id: it is refused only when the Hub cannot be reached."""
+    if value is None or Path(value).expanduser().exists():
+        return
+    parts = value.split("/")
+    hub_id = len(parts) == 2 and all(parts) and not value.startswith((".", "~")) and not Path(parts[0]).exists()
+    hint = "pass a local model folder (config.json and weights), e.g. a snapshot from `hf download`"
+    if not hub_id:
+        raise InputError(f"{option} {value}: no such folder", hint)
+    from ..sources import hub_unreachable
+
+    problem = hub_unreachable(("HF_HUB_OFFLINE",))
+    if problem:
+        raise InputError(f"{option} {value}: no such folder, and the Hugging Face Hub cannot be reached to fetch it "
+                         f"as a Hub id ({problem})", hint)
 
 
 def stage_dir(out: Path, stage: int) -> Path:

@@ -24,6 +24,8 @@ from typing import Any
 from .. import __version__
 from ..errors import ConfigError
 from ..teacher.base import Teacher
+from .checks_duplicates import CHECK as DUPLICATE_CHECK
+from .checks_duplicates import Duplicates
 from .config import CHECK_NAMES, CHECKS, ERROR, WARNING, CheckSpec, ValidateConfig
 from .integrity import check_manifest, check_twins
 from .reader import Input, open_input
@@ -130,7 +132,12 @@ def _validate(job: ValidateJob, progress: Progress, source: Input, teacher: Teac
     elif job.config.severity_of("manifest.integrity"):
         twins = [(f.relative, f.companion, f.rows) for f in source.files if f.companion]
         report.integrity = check_twins(source.root, twins)
+        if source.unfinished:
+            report.integrity.insert(0, f"{source.root} has no manifest.json: it is laid out as segment or validate "
+                                       "--write-passing output, but that run did not finish (its shards may be partial)")
     writer = PassingWriter(Path(job.write_passing), source) if job.write_passing else None
+    duplicate_level = job.config.severity_of(DUPLICATE_CHECK)
+    duplicates = Duplicates() if duplicate_level else None
     header = {"input": str(source.root), "files": [f.relative for f in source.files], "config": job.config.as_dict(), "version": __version__}
     json_report = JsonReport(Path(job.json_report), header) if job.json_report else None
     workers = job.workers or os.cpu_count() or 1
@@ -141,6 +148,8 @@ def _validate(job: ValidateJob, progress: Progress, source: Input, teacher: Teac
     try:
         for unit, results in run_units(checker, source.units, workers):
             for result in results:
+                if duplicates is not None:
+                    duplicates.check(result, duplicate_level)
                 report.add(result)
                 if json_report is not None:
                     json_report.add(index, result)
@@ -151,12 +160,18 @@ def _validate(job: ValidateJob, progress: Progress, source: Input, teacher: Teac
     except BaseException:
         if json_report is not None:
             json_report.abandon()
+        if writer is not None:
+            writer.abandon()
         raise
     finally:
         progress.stop()
     summary = ValidationSummary(report, source, job.min_pass_rate, time.perf_counter() - started)
     if writer is not None:
-        writer.close(report.as_dict(), job.config.as_dict())
+        try:
+            writer.close(report.as_dict(), job.config.as_dict())
+        except BaseException:
+            writer.abandon()
+            raise
     summary.seconds = time.perf_counter() - started
     if json_report is not None:
         json_report.close(summary.as_dict())

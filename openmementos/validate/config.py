@@ -45,6 +45,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("style.ascii", WARNING, "", "mementos write sub- and superscripts in ASCII (x_1, n^2), as the paper's judge asks"),
     CheckSpec("style.narration", WARNING, "", "mementos do not narrate the process ('in this block', 'the model')"),
     CheckSpec("judge.min_score", ERROR, "--min-judge-score 8, --judge SPEC", "every memento's final judge score (best round) at least the minimum"),
+    CheckSpec("records.duplicate", ERROR, "", "no record repeats an earlier one: the same problem and response, or the same trace_id"),
     CheckSpec("manifest.integrity", ERROR, "", "every shard's sha256 and row count match manifest.json (run level, when present)"),
 )
 CHECK_NAMES = tuple(spec.name for spec in CHECKS)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError, InputError
+from ..journal import unfinished_output
 from .schema import row_schema
 
 SUFFIXES = (".parquet", ".jsonl")
@@ -54,6 +55,7 @@ class Input:
     files: list[InputFile]
     units: list[Unit]
     manifest_root: Path | None     # the folder holding manifest.json, if any
+    unfinished: bool = False       # laid out as a run's output, but with no manifest.json
 
     @property
     def rows(self) -> int:
@@ -153,7 +155,8 @@ def open_input(path: str | Path, config: str = "auto") -> Input:
         units += file_units
     if not any(f.rows for f in files):
         raise InputError(f"{path} holds no rows", "nothing to validate: check that segment kept any traces")
-    return Input(root, files, [u for u in units if u.rows], manifest_root)
+    unfinished = manifest_root is None and path.is_dir() and unfinished_output(root)
+    return Input(root, files, [u for u in units if u.rows], manifest_root, unfinished)
 
 
 def read_unit(unit: Unit) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:

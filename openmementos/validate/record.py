@@ -71,6 +71,7 @@ class RecordResult:
     findings: list[Finding] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     stats: Stats | None = None
+    keys: tuple[bytes, ...] = ()      # what records.duplicate compares across records
 
     @property
     def passed(self) -> bool:

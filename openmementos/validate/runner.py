@@ -8,12 +8,15 @@ their own unit from disk, so only the small results cross between processes.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..errors import InputError
+from ..execution import die_with_parent
 from ..teacher.base import Teacher
 from ..tokens import TokenCounter, make_counter
+from . import checks_duplicates as duplicates
 from . import checks_faithfulness as faith
 from . import checks_judge as judge
 from . import checks_sizes as sizes
@@ -102,6 +105,8 @@ def check_row(checker: Checker, row: int, origin: str, data: dict[str, Any] | Ba
         else:
             result.findings += found
     result.stats = stats
+    if level(duplicates.CHECK):   # compared across records in the main process (validate._validate)
+        result.keys = duplicates.keys(record)
     return result
 
 
@@ -113,8 +118,9 @@ def check_unit(checker: Checker, unit: Unit) -> list[RecordResult]:
 _WORKER: Checker | None = None
 
 
-def _init(checker: Checker) -> None:
+def _init(checker: Checker, parent: int) -> None:
     global _WORKER
+    die_with_parent(parent)
     _WORKER = checker
 
 
@@ -133,7 +139,7 @@ def run_units(checker: Checker, units: list[Unit], workers: int) -> Iterator[tup
             yield unit, check_unit(checker, unit)
         return
     # fork: workers inherit the loaded tokenizer instead of rebuilding it
-    with multiprocessing.get_context("fork").Pool(min(workers, len(units)), _init, (checker,)) as pool:
+    with multiprocessing.get_context("fork").Pool(min(workers, len(units)), _init, (checker, os.getpid())) as pool:
         for unit, results in zip(units, pool.imap(_work, units)):
             if isinstance(results, tuple):
                 raise InputError(*results)

@@ -3,14 +3,17 @@ rows beside them in ``rejects/`` with their reasons, and a ``manifest.json`` wri
 
 Each input file becomes a file of the same relative name and the same Arrow schema (JSONL lines
 are copied byte for byte). A ``full/`` shard's ``data/`` twin is written from the same passing
-rows, projected to the twin's columns and types. Files are written under a temporary name and
-renamed when whole.
+rows, projected to the twin's columns and types. Everything is written into a hidden sibling
+folder (``.DIR.partial``) that is renamed to ``DIR`` once its manifest is in: a killed run leaves
+no ``DIR`` that could pass for a whole one, and the next run starts the partial folder afresh.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +23,14 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..errors import OutputError
+from ..outputs import check_folder, writing
 from ..shards import sha256_file, write_json
 from .reader import Input, InputFile, Unit, parse_line, read_lines, read_table
 from .record import RecordResult
 from .report import first_error
+
+
+_AGAIN = "run validate again: it starts the folder afresh"
 
 
 def _tmp(path: Path) -> Path:
@@ -56,17 +63,26 @@ class _Shard:
             self.text.close()
         os.replace(_tmp(self.path), self.path)
 
+    def abort(self) -> None:
+        (self.parquet or self.text).close()
+
 
 class PassingWriter:
     """Receives each unit's results in input order and writes its rows where they belong."""
 
     def __init__(self, out: Path, source: Input) -> None:
         out = Path(out)
+        check_folder(out, "--write-passing")
         if out.exists() and any(out.iterdir()):
             raise OutputError(f"{out} exists and is not empty", "choose a new folder for --write-passing")
         if out.resolve() == source.root.resolve():
             raise OutputError("--write-passing must not be the folder being validated", "choose a new folder")
-        self.out, self.source = out, source
+        self.final = out
+        self.out = out.parent / f".{out.name}.partial"    # renamed to ``out`` when whole
+        with writing(self.final, _AGAIN):
+            shutil.rmtree(self.out, ignore_errors=True)   # what a killed run left
+            self.out.mkdir(parents=True)
+        self.source = source
         self.open: dict[str, _Shard] = {}
         self.done: dict[str, list[dict[str, Any]]] = {"data": [], "full": [], "passing": [], "rejects": []}
         self.remaining = {f.relative: f.rows for f in source.files}
@@ -78,6 +94,10 @@ class PassingWriter:
         return self.open[relative]
 
     def add(self, unit: Unit, results: list[RecordResult]) -> None:
+        with writing(self.final, _AGAIN):
+            self._add(unit, results)
+
+    def _add(self, unit: Unit, results: list[RecordResult]) -> None:
         file = unit.file
         keep = [r.passed for r in results]
         self.passed += sum(keep)
@@ -113,7 +133,23 @@ class PassingWriter:
             self.done[kind].append({"path": relative, "sha256": sha256_file(shard.path), "rows": shard.rows})
 
     def close(self, summary: dict[str, Any], config: dict[str, Any]) -> None:
-        """Write ``manifest.json`` last: its presence means every shard before it is whole."""
+        """Write ``manifest.json`` last, then rename the folder into place: a ``DIR`` with a
+        manifest is whole."""
+        with writing(self.final, _AGAIN):
+            self._close(summary, config)
+            if self.final.exists():
+                self.final.rmdir()   # checked empty at the start
+            os.replace(self.out, self.final)
+
+    def abandon(self) -> None:
+        """Remove the partial folder after a failure (a kill leaves it for the next run to clear)."""
+        for shard in self.open.values():
+            with contextlib.suppress(Exception):
+                shard.abort()
+        self.open.clear()
+        shutil.rmtree(self.out, ignore_errors=True)
+
+    def _close(self, summary: dict[str, Any], config: dict[str, Any]) -> None:
         for file in self.source.files:
             if file.rows == 0:
                 continue
