@@ -54,7 +54,7 @@ UNREACHABLE_ATTEMPTS = 3   # tries before giving up on servers that have never a
 @dataclass(slots=True)
 class Endpoint:
     base_url: str
-    pool: Any                          # httpclient.ConnectionPool, or ProxiedPool behind a proxy
+    pool: Any                          # httpclient.ConnectionPool
     failures: int = 0                  # consecutive
     out_until: float = 0.0
     structured_output: bool = True     # cleared when the server refuses json_schema
@@ -79,21 +79,20 @@ class Engine:
     failure_threshold: int = 5         # consecutive failures that take an endpoint out
     cooldown: float = 30.0             # seconds out of rotation
     max_backoff: float = 30.0
-    proxied: bool | None = None        # None: through httpx when the environment names a proxy
 
     def __post_init__(self) -> None:
         if not self.base_urls:
             raise TeacherError("no base URL for the teacher", "pass --base-url or set OPENAI_BASE_URL")
-        # Plain HTTP with JSON on a small client of our own, not the SDK over httpx: the SDK's
-        # typed models and httpx's layers cost several times the CPU per request of everything
-        # else in the pipeline (benchmarks/bench_teacher.py).
+        # Plain HTTP with JSON on aiohttp, not the SDK over httpx: the SDK's typed models and
+        # httpx's layers cost several times the CPU per request of everything else in the
+        # pipeline (benchmarks/bench_teacher.py).
         if any(c in self.api_key for c in "\r\n\0") or not self.api_key.isascii():
             raise TeacherError("the API key holds a line break or a non-ASCII character", "check OPENAI_API_KEY or --api-key")
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
         self.endpoints = []
         for url in self.base_urls:
             try:
-                pool = open_pool(url, headers, self.timeout, self.concurrency, proxied=self.proxied)
+                pool = open_pool(url, headers, self.timeout, self.concurrency)
             except ValueError as error:
                 raise TeacherError(f"bad base URL {url!r}: {error}", "give an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1") from None
             self.endpoints.append(Endpoint(url, pool))
