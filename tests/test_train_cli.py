@@ -33,7 +33,8 @@ def test_without_the_train_extra_the_command_says_how_to_install_it(tmp_path):
             f"sys.exit(main(['train-sft', '--data', {str(tmp_path)!r}, '--model', 'm']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.splitlines() == ["error: train-sft needs torch, trl", "hint: pip install 'openmementos[train]'"]
+    assert proc.stderr.splitlines() == ["error: train-sft needs torch, trl (not installed)",
+                                        "hint: pip install '.[train]' in the openmementos clone (or pip install torch trl)"]
 
 
 def test_help_lists_every_option_with_an_explanation():

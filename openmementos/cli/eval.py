@@ -7,7 +7,6 @@ Imports torch and transformers only inside the command (and only for a local mod
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..decode.blocks import parse_modes
 from ..decode.config import DecodeConfig
 from ..decode.models import ModelShape, format_bytes, model_shape
 from ..errors import ConfigError
+from ..extras import require
 from . import app
 
 _WHAT = "What to evaluate"
@@ -165,14 +165,13 @@ def eval_command(
     if vllm_url:
         if max_block_tokens is not None or any(m.restart for m in modes):
             raise ConfigError("--max-block-tokens and restart need the local decoder", "drop them with --vllm-url")
+        require("eval --vllm-url", "eval", "openai")
         shape = model_shape(kv_model or _DEFAULT_KV_MODEL)
         backend = ServerBackend(vllm_url, served_model or "default", _counter(tokenizer),
                                 api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY", max_tokens=max_new_tokens,
                                 temperature=temperature, top_p=top_p, top_k=top_k, seed=seed, concurrency=concurrency, shape=shape)
     else:
-        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-        if missing:
-            raise ConfigError(f"eval --model needs {', '.join(missing)}", "pip install 'openmementos[train]'")
+        require("eval --model", "train", "torch", "transformers")
         from ..decode.models import shape_from_config
         from ..evaluate.harness import load_local
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ConfigError
+from ..extras import require
 from ..validate import ValidateConfig
 from . import app
 
@@ -47,6 +47,7 @@ def push_to_hub(
 
     Validates first and refuses a dataset that fails; uploads only files the Hub does not hold yet (a second push sends nothing, an interrupted push resumes), in as few commits as the Hub recommends.
     """
+    require("push-to-hub", "hub", "polars", "huggingface_hub")
     from ..hub.card import CardOptions
     from ..hub.push import PushJob
     from ..hub.push import push_to_hub as run_push
@@ -105,15 +106,14 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON instead of tables.")] = False,
 ) -> None:
     """Statistics by domain: examples, blocks per trace, block and memento sizes in tokens and characters, compression ratios (medians and quartiles)."""
+    require("stats", "hub", "polars")
     from ..hub.stats import by_domain, load, summary
 
     data = load(shards, config_name, tokenizer)
     paths = []
     if png is not None:
-        try:
-            from ..hub.plots import write_pngs
-        except ImportError as error:
-            raise ConfigError(f"--png needs matplotlib ({error})", "pip install 'openmementos[hub]'") from None
+        require("stats --png", "hub", "matplotlib")
+        from ..hub.plots import write_pngs
         paths = write_pngs(data, png)
     if as_json:
         typer.echo(json.dumps({**summary(data), "png": [str(p) for p in paths]}, indent=2))

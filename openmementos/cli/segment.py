@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from ..errors import ConfigError
+from ..extras import require
 from ..mementos import MementoConfig
 from ..pipeline import Partition, SamplingPlan, SegmentJob, run_segment
 from ..scoring import ScoreConfig
@@ -233,6 +234,7 @@ def segment(
 
         summary = retry(job, ProgressReporter(console))
     elif batch_api:
+        require("--batch-api", "batch", "openai")
         from ..batchrun import ConsoleBatchProgress, run_batch_segment
 
         summary = run_batch_segment(job, ProgressReporter(console), poll_seconds=batch_poll_seconds, progress=ConsoleBatchProgress(console))
