@@ -107,12 +107,13 @@ def stats(
 ) -> None:
     """Statistics by domain: examples, blocks per trace, block and memento sizes in tokens and characters, compression ratios (medians and quartiles)."""
     require("stats", "hub", "polars")
+    if png is not None:
+        require("stats --png", "hub", "matplotlib")
     from ..hub.stats import by_domain, load, summary
 
     data = load(shards, config_name, tokenizer)
     paths = []
     if png is not None:
-        require("stats --png", "hub", "matplotlib")
         from ..hub.plots import write_pngs
         paths = write_pngs(data, png)
     if as_json:
