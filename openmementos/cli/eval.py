@@ -116,7 +116,7 @@ def eval_command(
     vllm_url: Annotated[Optional[str], typer.Option(help="Read completions from an OpenAI-compatible server instead (e.g. http://127.0.0.1:8000/v1); KV numbers are replayed from the texts.", rich_help_panel=_WHAT)] = None,
     served_model: Annotated[Optional[str], typer.Option(help="Model name sent to --vllm-url (default: --model, else 'default').", rich_help_panel=_WHAT)] = None,
     api_key: Annotated[Optional[str], typer.Option(help="API key for --vllm-url (default: $OPENAI_API_KEY, else none).", rich_help_panel=_WHAT)] = None,
-    replay: Annotated[Optional[list[str]], typer.Option(help="Instead of generating: replay KV accounting from memento-format texts (segment shards, .parquet, .jsonl or .json; repeatable).", rich_help_panel=_WHAT)] = None,
+    replay: Annotated[Optional[list[str]], typer.Option(help="Instead of generating: replay KV accounting from memento-format texts: a segment output folder, a folder laid out as the Hub dataset (data/, full/), or .parquet, .jsonl or .json files (repeatable).", rich_help_panel=_WHAT)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Use the first N problems (or records with --replay).", min=1, rich_help_panel=_WHAT)] = None,
     mode: Annotated[str, typer.Option(help="Comma-separated modes: full (no eviction), memento (drop each finished block), keep-last-N, restart (recompute mementos without their block). The first is the baseline of replay's reductions.", rich_help_panel=_DECODE)] = "full,memento",
     samples: Annotated[int, typer.Option("--samples", "-k", help="Samples per problem; accuracy is pass@1 averaged over them.", min=1, rich_help_panel=_DECODE)] = 1,
