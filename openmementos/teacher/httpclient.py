@@ -213,6 +213,9 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)) and getattr(error, "message", None):
         return " ".join(str(error.message).split())[:300]
     cause = getattr(error, "os_error", None) or error.__cause__ or error
+    number = getattr(cause, "errno", None)
+    if isinstance(number, int) and number > 0 and not isinstance(cause, ssl.SSLError):
+        return os.strerror(number)   # "Connection refused", not asyncio's "Connect call failed (...)"
     text = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
     return " ".join(str(text).split())[:300]
 
