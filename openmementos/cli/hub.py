@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..extras import require
 from ..validate import ValidateConfig
-from . import app
+from . import app, hints
 
 _HUB = "Hub"
 _CHECKS = "Checks before upload"
@@ -63,6 +63,7 @@ def push_to_hub(
         return
     if dry_run:
         _print_plan(result)
+        typer.echo(hints.after_push(shards, repo_id, True, result.url))
         return
     for note in result.notes:
         typer.echo(f"note: {note}")
@@ -71,6 +72,7 @@ def push_to_hub(
                    + (f", {len(result.deleted)} stale file(s) deleted" if result.deleted else ""))
     else:
         typer.echo(f"up to date: {result.url} (branch {result.revision})")
+    typer.echo(hints.after_push(shards, repo_id, False, result.url))
 
 
 def _print_plan(result) -> None:
@@ -135,3 +137,4 @@ def stats(
         typer.echo(f"{data.unparsed:,} row(s) whose response is not memento format were left out")
     for path in paths:
         typer.echo(f"wrote {path}")
+    typer.echo(hints.after_stats(shards))
