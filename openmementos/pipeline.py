@@ -9,6 +9,7 @@ an uninterrupted one.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, deque
 from concurrent.futures import Future
@@ -19,10 +20,12 @@ from typing import Any
 from . import __version__
 from .errors import OpenMementosError
 from .execution import TraceExecutor
-from .journal import OUTPUT_FOLDERS, ChunkRecord, Journal, finished_manifest, manifest_path, open_journal
+from .journal import (OUTPUT_FOLDERS, STATE_DIR, ChunkRecord, Journal, discard_empty_run, finished_manifest, manifest_path,
+                      open_journal)
 from .mementos import MementoConfig, memento_trace
 from .records import Skip, Trace
 from .resources import prompt_versions
+from .rowcount import count_rows
 from .rowschema import to_trace
 from .scoring import ScoreConfig, score_trace
 from .segmentation import SegmentConfig, segment_trace
@@ -33,6 +36,8 @@ from .sources import FieldMap, RawRow, input_fingerprint, open_input
 from .teacher.base import Teacher
 from .teacher.factory import TeacherOptions, make_teacher
 from .tokens import TokenCounter, make_counter
+
+log = logging.getLogger(__name__)
 
 SAMPLING_REASONS = {"not_sampled", "stratum_full"}   # counted, but not rejects worth a file
 # The teacher failed on these traces: kept apart with the raw responses, to retry later.
@@ -92,6 +97,9 @@ class SegmentJob:
     workers: int = 1
     overwrite: bool = False
     traces_in_flight: int = 64          # for LLM teachers: traces waiting on requests at once
+    # the options the run was started with (command line merged with --config), recorded in the
+    # manifest as given; not part of the run's identity, which job_config alone decides
+    options: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -108,6 +116,15 @@ class RunSummary:
     resumed_from: int = 0
     retried: dict[str, int] | None = None      # set by a quarantine retry
     teacher: str = ""
+    processed: int = 0             # input rows consumed by this run (not earlier runs it resumed)
+    rate_seconds: float = 0.0      # from the first input row read to the last row consumed
+    cost: dict[str, Any] | None = None   # the teacher's ledger (Ledger.as_dict), when it has one
+
+    @property
+    def traces_per_second(self) -> float | None:
+        """The rate the progress bar shows too: rows this run consumed over the seconds since
+        it started reading them (start-up and the manifest are not counted)."""
+        return self.processed / self.rate_seconds if self.rate_seconds > 0 else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -120,17 +137,23 @@ class RunSummary:
             "skips": dict(sorted(self.skips.items())),
             "shards": self.shards,
             "seconds": round(self.seconds, 3),
-            "traces_per_second": round(self.input_rows / self.seconds, 2) if self.seconds else None,
+            "rows_this_run": self.processed,
+            "traces_per_second": round(self.traces_per_second, 2) if self.traces_per_second else None,
             "already_complete": self.already_complete,
             "resumed_from_row": self.resumed_from,
             "retried": self.retried,
             "teacher": self.teacher,
+            "cost": self.cost,
             "manifest": str(manifest_path(self.out)),
         }
 
 
 class Reporter:
     """Progress callbacks; the CLI draws a progress bar from them, the library default is silent."""
+
+    def watch(self, teacher: Teacher) -> None:
+        """Called before :meth:`start` with the teacher, whose ``ledger`` (LLM teachers) counts
+        requests, tokens and spend as they happen."""
 
     def start(self, total: int | None, resumed_from: int, teacher: str) -> None: ...
 
@@ -228,15 +251,36 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
         if manifest is not None:
             _summary_from_manifest(summary, manifest)
             return summary
+    # Opening the input checks it at once (missing file, Hub unreachable) before any output.
+    source = open_input(job.input, split=job.split, limit=job.limit)
+    out_existed = job.out.exists()
+    fresh = job.overwrite or not (job.out / STATE_DIR / "run.json").is_file()
     journal = open_journal(job.out, config, job.overwrite)
+    try:
+        return _annotate(job, reporter, teacher, counter, started, config, journal, source)
+    except BaseException:
+        if fresh:
+            # a run that committed no row leaves nothing behind: the next run here starts clean
+            discard_empty_run(journal, remove_out=not out_existed)
+        raise
+
+
+def _annotate(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCounter, started: float,
+              config: dict[str, Any], journal: Journal, source) -> RunSummary:
     summary = summary_from_journal(job, journal, teacher)
     ledger = getattr(teacher, "ledger", None)
     stratifier = _stratifier(job.sampling, journal)
     annotator = Annotator(counter, teacher, job)
     provenance = _provenance(config)
-    # Opening the input checks it at once (missing file, Hub unreachable) before any output.
-    source = open_input(job.input, split=job.split, limit=job.limit)
-    reporter.start(job.limit, journal.next_input, teacher.name)
+    from .journal import config_hash
+
+    log.info("segment %s -> %s: teacher %s, tokenizer %s, config %s", job.input, job.out, teacher.name, counter.name,
+             config_hash(config))
+    if journal.next_input:
+        log.info("resuming after input row %d (%d chunks already written)", journal.next_input, len(journal.chunks))
+    reporter.watch(teacher)
+    reporter.start(_expected_rows(job, journal.next_input), journal.next_input, teacher.name)
+    rows_started = time.perf_counter()
     taken = Counter(stratifier.taken) if stratifier else Counter()
     concurrent = bool(getattr(teacher, "concurrent", False))
     try:
@@ -253,6 +297,7 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
                 raw, item, stratum = pending.popleft()
                 result = item.result() if isinstance(item, Future) else item
                 _consume(chunk, raw, result, provenance)
+                summary.processed += 1
                 if stratum is not None:
                     # counted when the plan took it, whatever the later stages made of it: the
                     # same count the main process's stratifier keeps, so a resume agrees with it
@@ -284,10 +329,27 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
             if chunk.consumed:
                 _commit(journal, chunk, summary, state())
     finally:
+        summary.rate_seconds = time.perf_counter() - rows_started
         reporter.stop()
-    _write_manifest(journal, summary, teacher, counter)
+    _write_manifest(journal, summary, teacher, counter, job.options)
+    summary.cost = ledger.as_dict() if ledger is not None else None
     summary.seconds = time.perf_counter() - started
+    log.info("finished: %d input rows (%d this run), %d kept, %d skipped, %d failed, %d quarantined; %.1f s",
+             summary.input_rows, summary.processed, summary.kept, sum(summary.skips.values()), summary.failed,
+             summary.quarantined, summary.seconds)
     return summary
+
+
+def _expected_rows(job: SegmentJob, resumed_from: int) -> int | None:
+    """The bar's total, counted like ``Reporter.start`` reads it (rows up to the input's end,
+    from which it subtracts ``resumed_from``); None when the input's size is not known."""
+    total = count_rows(job.input, job.limit)
+    if total is None or job.partition is None:
+        return total
+    # only this machine's rows are consumed: those at or after resumed_from with index % N == I
+    n, i = job.partition.count, job.partition.index
+    first = resumed_from + (i - resumed_from) % n
+    return resumed_from + len(range(first, total, n))
 
 
 def summary_from_journal(job: SegmentJob, journal: Journal, teacher: Teacher) -> RunSummary:
@@ -320,6 +382,7 @@ def _prepare(raw: RawRow, job: SegmentJob, counter: TokenCounter, stratifier: St
 
 def _summary_from_manifest(summary: RunSummary, manifest: dict[str, Any]) -> None:
     counts = manifest["counts"]
+    summary.cost = manifest.get("cost")
     summary.input_rows, summary.kept, summary.failed = counts["input_rows"], counts["kept"], counts["failed"]
     summary.quarantined = counts.get("quarantined", 0)
     summary.skips = Counter(counts["skips"])
@@ -338,6 +401,10 @@ def _consume(chunk: _Chunk, raw: RawRow, result: Trace | Skip, provenance: dict[
     chunk.skips[f"{result.stage}/{result.reason}"] += 1
     if result.reason in SAMPLING_REASONS:
         return
+    if result.reason == "internal_error":
+        log.warning("input row %d (%s) failed in %s: %s", raw.index, result.trace_id, result.stage, result.detail)
+    elif result.reason in QUARANTINE_REASONS:
+        log.info("input row %d (%s) quarantined: %s: %s", raw.index, result.trace_id, result.reason, result.detail)
     record = {
         "index": raw.index,
         "origin": raw.origin,
@@ -389,6 +456,8 @@ def _commit(journal: Journal, chunk: _Chunk, summary: RunSummary, state: dict[st
     )
     journal.append(record)
     _tally(summary, record.kept, record.skips, state.get("removed"))
+    log.info("chunk %d written: input rows %d-%d, %d kept, %d skipped or failed (%s)", index, chunk.start, chunk.end - 1,
+             record.kept, sum(record.skips.values()), ", ".join(sorted(files)) or "no files")
 
 
 def _tally(summary: RunSummary, kept: int, skips: dict[str, int], removed: dict[str, int] | None = None) -> None:
@@ -425,7 +494,8 @@ def _provenance(config: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter) -> None:
+def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter,
+                    options: dict[str, Any] | None = None) -> None:
     from .journal import config_hash
 
     shards: dict[str, list[dict[str, Any]]] = {folder: [] for folder in OUTPUT_FOLDERS}
@@ -451,6 +521,7 @@ def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, cou
                 "skips": dict(sorted(summary.skips.items())),
             },
             "cost": teacher.ledger.as_dict() if getattr(teacher, "ledger", None) is not None else None,
+            "options": options,
             "shards": shards,
         },
     )
