@@ -152,6 +152,7 @@ def test_the_command_prints_tables_and_writes_readable_pngs(shards, tmp_path):
         assert text in result.stdout, text
     from PIL import Image
 
+    assert result.stdout.splitlines()[-1] == f"next: openmementos push-to-hub {shards} NAMESPACE/NAME --dry-run"
     names = ["blocks_per_sample", "block_size", "summary_size", "compression_ratio", "figure3"]
     for name in names:
         path = tmp_path / "png" / f"{name}.png"

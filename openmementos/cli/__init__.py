@@ -74,9 +74,22 @@ def _root(
     pass
 
 
+_argv: list[str] = []
+
+
+def current_argv() -> list[str]:
+    """The arguments this command was called with (for its log file's first line)."""
+    return list(_argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
+    from .. import logs
+
+    global _argv
+    _argv = list(sys.argv[1:] if argv is None else argv)
     _register()
+    logs.setup()   # warnings and errors from the library reach stderr; commands may ask for more
     try:
         code = app(args=argv, prog_name="openmementos", standalone_mode=False)
     except OpenMementosError as error:
