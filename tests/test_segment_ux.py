@@ -24,7 +24,7 @@ from openmementos.pipeline import Partition, SegmentJob, _expected_rows, run_seg
 from openmementos.rowcount import count_rows
 from openmementos.teacher.factory import TeacherOptions
 from openmementos.teacher.ledger import Ledger
-from openmementos.testing.openai_server import FakeOpenAI
+from openmementos.testing.openai_server import FakeOpenAI, FaultPlan
 
 SAMPLE = Path(__file__).resolve().parents[1] / "openmementos" / "data" / "sample.jsonl"
 SAMPLE_ROWS = sum(1 for line in SAMPLE.read_text().splitlines() if line.strip())
@@ -140,7 +140,7 @@ def test_scrub_removes_keys_tokens_and_authorization_values():
 
 def test_a_run_writes_its_log_under_the_output_folder_and_no_key_anywhere(tmp_path):
     out = tmp_path / "o"
-    with FakeOpenAI(api_key=KEY) as server:
+    with FakeOpenAI(api_key=KEY, faults=FaultPlan(rate_500=0.3), seed=3) as server:
         proc = cli("segment", "--input", "sample", "--limit", "3", "--out", str(out), "--teacher", "openai:fake-teacher",
                    "--base-url", server.base_url, "--api-key", KEY, "--no-cache", "-vv", env={"OPENAI_API_KEY": KEY})
         assert server.stats.authorizations[f"Bearer {KEY}"] > 0
@@ -149,6 +149,7 @@ def test_a_run_writes_its_log_under_the_output_folder_and_no_key_anywhere(tmp_pa
     text = log_file.read_text()
     assert "openmementos segment --input sample" in text and "--api-key ***" in text
     assert "chunk 0 written: input rows 0-2" in text and "finished: 3 input rows" in text
+    assert "fake-teacher request failed (HTTP 500" in text and "attempt 2 of 8" in text   # retries are logged
     assert "DEBUG" in text or "INFO" in text
     for blob in (text, proc.stdout, proc.stderr):
         assert KEY not in blob

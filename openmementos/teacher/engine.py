@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,10 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import TeacherError
-from .httpclient import ConnectFailed, RequestTimeout, TransportError, open_pool
+from .httpclient import ConnectFailed, RequestTimeout, TransportError, open_pool, public_url
 from .limits import RateLimiter
+
+log = logging.getLogger(__name__)
 
 
 class TeacherHTTPError(Exception):
@@ -121,6 +124,12 @@ class Engine:
         return (isinstance(error, TeacherHTTPError) and error.unreachable and not self.reached
                 and state.attempt_number >= UNREACHABLE_ATTEMPTS)
 
+    def _log_retry(self, state, model: str) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("%s request failed (%s); attempt %d of %d in %.1f s", model, " ".join(str(error).split())[:200],
+                 state.attempt_number + 1, self.max_attempts, wait)
+
     def _wait(self, state) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TeacherHTTPError) and error.status == 429 and error.retry_after is not None:
@@ -135,7 +144,7 @@ class Engine:
             self._semaphore = asyncio.Semaphore(self.concurrency)
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable), stop=stop_after_attempt(self.max_attempts) | self._never_reached,
-            wait=self._wait, reraise=True,
+            wait=self._wait, reraise=True, before_sleep=lambda state: self._log_retry(state, model),
         )
         async for attempt in retrying:
             with attempt:
@@ -184,11 +193,15 @@ class Engine:
     def _failed(self, endpoint: Endpoint, error: TeacherHTTPError | None) -> None:
         if error is not None and error.status == 429:
             self.limiter.throttled(error.retry_after)
+            log.info("%s is rate limiting (429): every request pauses %.1f s and the rate drops",
+                        public_url(endpoint.base_url), error.retry_after if error.retry_after is not None else 1.0)
             return  # being busy is not being broken: the endpoint stays in rotation
         endpoint.failures += 1
         if endpoint.failures >= self.failure_threshold and len(self.endpoints) > 1:
             endpoint.out_until = time.monotonic() + self.cooldown
             endpoint.failures = 0
+            log.warning("%s failed %d times in a row: out of rotation for %.0f s", public_url(endpoint.base_url),
+                        self.failure_threshold, self.cooldown)
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:

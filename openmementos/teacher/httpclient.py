@@ -25,7 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 from yarl import URL
@@ -248,6 +248,15 @@ def proxy_for(base_url: str) -> str | None:
     if not proxy or urllib.request.proxy_bypass(host):
         return None
     return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def public_url(url: str) -> str:
+    """A base URL fit for a message: no user:password@ and no query (either may hold a secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
 
 
 def uses_proxy(base_url: str) -> bool:
