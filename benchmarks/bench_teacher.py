@@ -225,18 +225,19 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=256, help="traces in flight")
     parser.add_argument("--skip-mix", action="store_true", help="only the throughput run")
     parser.add_argument("--compare-transports", action="store_true",
-                        help="also run the throughput through the removed own HTTP client and through httpx (same run)")
+                        help="run the throughput through aiohttp, the removed own HTTP client and httpx (same run)")
+    parser.add_argument("--transports", default="aiohttp,own,httpx",
+                        help="with --compare-transports: which, in this order (the order a run measures them in)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    transports = ("aiohttp", "own", "httpx") if args.compare_transports else ("aiohttp",)
+    transports = args.transports.split(",") if args.compare_transports else ["aiohttp"]
     for transport in transports:   # warm-up, discarded: the first run would pay every import
         throughput(20, 0.0, args.concurrency, args.in_flight, transport)
-    result = {"machine": machine(), "date": str(datetime.date.today()), "load_average_before": os.getloadavg(),
-              "throughput": throughput(args.traces, args.latency, args.concurrency, args.in_flight)}
-    if args.compare_transports:
-        result["throughput_own_client"] = throughput(args.traces, args.latency, args.concurrency, args.in_flight, "own")
-        result["throughput_httpx"] = throughput(args.traces, args.latency, args.concurrency, args.in_flight, "httpx")
-        result["load_average_after"] = os.getloadavg()
+    result = {"machine": machine(), "date": str(datetime.date.today()), "load_average_before": os.getloadavg()}
+    for transport in transports:
+        key = "throughput" if transport == "aiohttp" else f"throughput_{transport}"
+        result[key] = throughput(args.traces, args.latency, args.concurrency, args.in_flight, transport)
+        result[key]["load_average_after"] = os.getloadavg()
     if not args.skip_mix:
         result["request_mix"] = request_mix()
     print(json.dumps(result, indent=2))
