@@ -82,7 +82,7 @@ def test_rows_not_in_memento_format_are_counted_and_left_out(tmp_path):
 
 
 def test_the_four_histograms_have_titles_axes_and_a_legend_entry_per_domain(shards):
-    plots = pytest.importorskip("openmementos.hub.plots", reason="matplotlib is not installed (pip install 'openmementos[hub]')")
+    plots = pytest.importorskip("openmementos.hub.plots", reason="matplotlib is not installed (pip install '.[hub]')")
     PANELS, histograms = plots.PANELS, plots.histograms
     stats = load(shards)
     figures = histograms(stats)
@@ -145,7 +145,7 @@ def test_coinciding_medians_keep_every_colour_and_a_label_each_and_fills_are_lig
 
 
 def test_the_command_prints_tables_and_writes_readable_pngs(shards, tmp_path):
-    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'openmementos[hub]')")
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install '.[hub]')")
     result = cli(str(shards), "--png", str(tmp_path / "png"))
     assert result.returncode == 0, result.stderr
     for text in ("by domain", "math", "code", "science", "tokens per block", "memento/block (chars)", "median (first-third quartile)"):

@@ -64,7 +64,7 @@ def test_help_lists_every_option_with_an_explanation():
 
 torch_needed = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("torch", "transformers", "trl", "accelerate")),
-    reason="the train extra is not installed (pip install 'openmementos[train]')",
+    reason="the train extra is not installed (pip install '.[train]')",
 )
 
 FAST = ["--limit", "6", "--epochs", "1", "--max-length", "512", "--lr", "5e-3", "--logging-steps", "1",
