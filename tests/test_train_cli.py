@@ -202,7 +202,7 @@ def test_stage2_batches_hide_finished_block_content_in_the_real_data(run, worksp
 
 
 @torch_needed
-def test_resume_from_a_checkpoint_ends_with_the_same_weights_as_the_uninterrupted_run(run, workspace, tmp_path):
+def test_resume_from_a_checkpoint_ends_with_the_same_weights_as_the_uninterrupted_run(run, workspace, tmp_path, capsys):
     import torch
 
     copy = tmp_path / "run"
@@ -213,6 +213,8 @@ def test_resume_from_a_checkpoint_ends_with_the_same_weights_as_the_uninterrupte
             "--stage", "1", *FAST]
     assert main(args) == 2                                          # refused without --resume
     assert main([*args, "--resume"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]       # the next useful command: eval the model
+    assert last == f"next: openmementos eval --model {copy / 'stage1' / 'final'} --data PROBLEMS.jsonl --mode full,memento"
     card = json.loads((copy / "stage1" / "final" / "run_card.json").read_text())
     assert card["resumed_from"].endswith("checkpoint-3") and card["metrics"]["global_step"] == 6
     resumed, uninterrupted = _weights(copy / "stage1" / "final"), _weights(run / "stage1" / "final")

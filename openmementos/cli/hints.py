@@ -1,5 +1,5 @@
-"""The next useful command after a success, as the hf CLI prints it: segment -> validate ->
-stats -> push-to-hub."""
+"""The next useful command after a success, as the hf CLI prints it: segment (or merge) ->
+validate -> stats -> push-to-hub, and train-sft -> eval."""
 
 from __future__ import annotations
 
@@ -31,3 +31,11 @@ def after_push(shards: Path, repo_id: str, dry_run: bool, url: str) -> str:
     if dry_run:
         return _command("push-to-hub", shards, repo_id)
     return f"next: load it with datasets.load_dataset({repo_id!r}), or see {url}"
+
+
+def after_merge(out: Path) -> str:
+    return _command("validate", out)
+
+
+def after_train(final: Path) -> str:
+    return _command("eval", "--model", final, "--data", "PROBLEMS.jsonl", "--mode", "full,memento")

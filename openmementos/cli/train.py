@@ -19,7 +19,7 @@ from rich.table import Table
 from ..errors import ConfigError
 from ..extras import require
 from ..train.config import SFTRecipe, help_text, load_recipe
-from . import app
+from . import app, hints
 
 _RUN = "Run"
 _RECIPE = "Recipe (paper defaults; also settable in --config YAML)"
@@ -124,3 +124,4 @@ def train_sft(
     for result in results:
         console.print(_table(result))
     typer.echo(f"final model: {results[-1].final.resolve()}")
+    typer.echo(hints.after_train(results[-1].final))
