@@ -20,8 +20,8 @@ from typing import Any
 from . import __version__
 from .errors import OpenMementosError
 from .execution import TraceExecutor
-from .journal import (OUTPUT_FOLDERS, STATE_DIR, ChunkRecord, Journal, discard_empty_run, finished_manifest, manifest_path,
-                      open_journal)
+from .journal import (OUTPUT_FOLDERS, STATE_DIR, ChunkRecord, Journal, config_hash, discard_empty_run, finished_manifest,
+                      manifest_path, open_journal)
 from .mementos import MementoConfig, memento_trace
 from .records import Skip, Trace
 from .resources import prompt_versions
@@ -272,8 +272,6 @@ def _annotate(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: To
     stratifier = _stratifier(job.sampling, journal)
     annotator = Annotator(counter, teacher, job)
     provenance = _provenance(config)
-    from .journal import config_hash
-
     log.info("segment %s -> %s: teacher %s, tokenizer %s, config %s", job.input, job.out, teacher.name, counter.name,
              config_hash(config))
     if journal.next_input:
@@ -496,8 +494,6 @@ def _provenance(config: dict[str, Any]) -> dict[str, str]:
 
 def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter,
                     options: dict[str, Any] | None = None) -> None:
-    from .journal import config_hash
-
     shards: dict[str, list[dict[str, Any]]] = {folder: [] for folder in OUTPUT_FOLDERS}
     for name, meta in journal.live_files().items():
         shards[name.split("/", 1)[0]].append({"path": name, **meta})

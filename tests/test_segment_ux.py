@@ -192,7 +192,8 @@ def test_a_config_file_sets_options_the_command_line_wins_and_the_manifest_recor
     ("limit: 3\nmin_blok_tokens: 300\n", "run.yaml: unknown key 'min_blok_tokens'"),
     ("limit: 3\nmin-tokens: [3\n", "run.yaml is not valid YAML (line 3)"),
     ("- limit\n- 3\n", "run.yaml must map option names to values, not hold a list"),
-    ("config: other.yaml\n", "run.yaml: unknown key 'config'"),
+    ("config: other.yaml\n", "run.yaml: a config file cannot name another one ('config')"),
+    ("help: true\n", "run.yaml: unknown key 'help'"),
 ])
 def test_a_bad_config_file_is_refused_in_one_line(tmp_path, text, message):
     (tmp_path / "run.yaml").write_text(text)

@@ -59,7 +59,9 @@ def load_config_file(ctx: click.Context, param: click.Parameter, value: Path | N
     defaults: dict[str, Any] = {}
     for key, setting in data.items():
         target = names.get(str(key))
-        if target is None or target is param or target.name in ("help",):
+        if target is param:
+            raise ConfigError(f"{path}: a config file cannot name another one ({str(key)!r})", "give one --config")
+        if target is None or target.name == "help":
             raise ConfigError(f"{path}: unknown key {str(key)!r}",
                               f"keys are the options of 'openmementos {ctx.command.name} --help', without the dashes")
         if getattr(target, "multiple", False) and not isinstance(setting, (list, tuple)):
