@@ -24,7 +24,6 @@ import ssl
 import urllib.request
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
