@@ -5,8 +5,8 @@
   (a blake2b fingerprint of problem and thinking, and a dict lookup), per row of the real traces.
 - Reading: the same rows from ``.jsonl`` (the baseline), ``.jsonl.gz`` and ``.jsonl.zst``,
   through ``sources.open_input``.
-- Teacher answers: ``zlib.decompress`` of a gzip answer (the old, uncapped decoder; the
-  baseline) against the capped ``httpclient._decode``.
+(The capped gzip decoding of teacher answers is aiohttp's now: ``bench_teacher.py`` measures the
+transport as a whole.)
 
 CPU time (``time.process_time``), the median of repeats; read the ratios, not the times.
 
@@ -24,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +33,6 @@ from openmementos.duplicates import Duplicates  # noqa: E402
 from openmementos.records import Trace  # noqa: E402
 from openmementos.rowschema import to_trace  # noqa: E402
 from openmementos.sources import SAMPLE_PATH, RawRow, open_input  # noqa: E402
-from openmementos.teacher import httpclient  # noqa: E402
 
 TRACES = ROOT.parent / "shared" / "data" / "traces" / "ot3_format_math500_deepseek.jsonl"
 
@@ -110,23 +108,6 @@ def bench_reading(lines: list[bytes]) -> dict[str, float]:
     return result
 
 
-def bench_decode() -> dict[str, float]:
-    answer = json.dumps({"memento": "x = 4 because 2x + 3 = 11; check 2*4 + 3 = 11. " * 2000}).encode()
-    body = gzip.compress(answer)
-    assert httpclient._decode(body, "gzip") == answer
-
-    def old() -> None:
-        for _ in range(200):
-            zlib.decompress(body, 16 + zlib.MAX_WBITS)
-
-    def new() -> None:
-        for _ in range(200):
-            httpclient._decode(body, "gzip")
-
-    base, capped = _pair(old, new)
-    return {"kb": len(answer) / 1024, "base_us": base / 200 * 1e6, "new_us": capped / 200 * 1e6}
-
-
 def _cpu_name() -> str:
     try:
         return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
@@ -136,7 +117,7 @@ def _cpu_name() -> str:
 
 def main() -> None:
     source, lines = rows()
-    r, f, d = bench_rows(lines), bench_reading(lines), bench_decode()
+    r, f = bench_rows(lines), bench_reading(lines)
     print(f"{datetime.date.today()} · {os.cpu_count()} cores, {_cpu_name()} · "
           f"load average {os.getloadavg()[0]:.1f} · rows from {source}\n")
     print("| what | baseline | with issue 12 | ratio |\n|---|---:|---:|---:|")
@@ -145,8 +126,6 @@ def main() -> None:
     for name in ("rows.jsonl.gz", "rows.jsonl.zst"):
         print(f"| read {f['mb']:.1f} MB of rows: .jsonl / {name[4:]} (CPU s) | {f['rows.jsonl']:.3f} | {f[name]:.3f} | "
               f"{f[name] / f['rows.jsonl']:.2f}x |")
-    print(f"| gzip answer of {d['kb']:.0f} KB: zlib.decompress / capped _decode (µs) | {d['base_us']:.1f} | "
-          f"{d['new_us']:.1f} | {d['new_us'] / d['base_us']:.2f}x |")
 
 
 if __name__ == "__main__":

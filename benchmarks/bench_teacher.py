@@ -10,7 +10,11 @@
 
     python benchmarks/bench_teacher.py                       # 1000 traces, 200 ms, concurrency 128
     python benchmarks/bench_teacher.py --traces 200 --latency 0.05
-    python benchmarks/bench_teacher.py --skip-mix --compare-httpx   # own HTTP client vs httpx
+    python benchmarks/bench_teacher.py --skip-mix --compare-transports   # aiohttp vs own client vs httpx
+
+``--compare-transports`` runs the same throughput through three transports in one run: aiohttp
+(the engine's), the hand-written HTTP/1.1 client it replaced (read from git history, commit
+c916041, so it needs a git checkout) and httpx, each behind the engine's pool interface.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from __future__ import annotations
 import argparse
 import bisect
 import datetime
+import importlib.util
 import json
 import multiprocessing
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -96,17 +103,57 @@ def _run(input_path: Path, out: Path, base_url: str, concurrency: int, in_flight
     return summary, wall, cpu, manifest["cost"]["roles"]
 
 
-def throughput(traces: int, latency: float, concurrency: int, in_flight: int, transport: str = "own") -> dict:
-    from openmementos.teacher import httpclient
+OWN_CLIENT_COMMIT = "c916041"   # the last commit that shipped the hand-written HTTP/1.1 client
 
-    # "httpx": the path the engine takes behind a proxy, as a same-run comparison for the own client
-    real_uses_proxy = httpclient.uses_proxy
-    if transport == "httpx":
-        httpclient.uses_proxy = lambda url: True
+
+def _own_client_pool():
+    """The removed hand-written client's ConnectionPool, loaded from git history."""
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{OWN_CLIENT_COMMIT}:openmementos/teacher/httpclient.py"],
+                            capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp()) / "own_httpclient.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("own_httpclient", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.ConnectionPool
+
+
+class _HttpxPool:
+    """The engine's pool interface over httpx, one pool of ``max_connections``."""
+
+    def __init__(self, base_url: str, headers: dict, timeout: float, max_connections: int) -> None:
+        try:
+            import httpx2 as httpx
+        except ImportError:
+            import httpx
+        from openmementos.teacher.httpclient import Response
+
+        self._response = Response
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout, trust_env=False,
+                                         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
+        self.ever_connected = False
+
+    async def request(self, method: str, path: str, body: bytes | None = None):
+        response = await self._client.request(method, path.lstrip("/"), content=body)
+        self.ever_connected = True
+        return self._response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def throughput(traces: int, latency: float, concurrency: int, in_flight: int, transport: str = "aiohttp") -> dict:
+    from openmementos.teacher import engine
+
+    pools = {"aiohttp": None, "own": _own_client_pool, "httpx": lambda: _HttpxPool}
+    real_open_pool = engine.open_pool
+    if pools[transport] is not None:
+        engine.open_pool = pools[transport]()
     try:
         return _throughput(traces, latency, concurrency, in_flight) | {"transport": transport}
     finally:
-        httpclient.uses_proxy = real_uses_proxy
+        engine.open_pool = real_open_pool
 
 
 def _throughput(traces: int, latency: float, concurrency: int, in_flight: int) -> dict:
@@ -136,7 +183,7 @@ def _throughput(traces: int, latency: float, concurrency: int, in_flight: int) -
     requests = sum(r["requests"] for r in roles.values())
     ideal = requests * latency / concurrency
     return {"traces": traces, "kept": summary.kept, "requests": requests, "latency_s": latency, "concurrency": concurrency,
-            "wall_s": round(wall, 2), "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3),
+            "wall_s": round(wall, 2), "ideal_s": round(ideal, 2), "wall_over_ideal": round(wall / ideal, 3) if ideal else None,
             "cpu_ms_per_request": round(1000 * cpu / requests, 3), "server_max_in_flight": server.stats["max_in_flight"],
             **_timeline(spans, started)}
 
@@ -177,14 +224,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=128)
     parser.add_argument("--in-flight", type=int, default=256, help="traces in flight")
     parser.add_argument("--skip-mix", action="store_true", help="only the throughput run")
-    parser.add_argument("--compare-httpx", action="store_true",
-                        help="also run the throughput through httpx (the engine's path behind a proxy)")
+    parser.add_argument("--compare-transports", action="store_true",
+                        help="run the throughput through aiohttp, the removed own HTTP client and httpx (same run)")
+    parser.add_argument("--transports", default="aiohttp,own,httpx",
+                        help="with --compare-transports: which, in this order (the order a run measures them in)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    result = {"machine": machine(), "date": str(datetime.date.today()),
-              "throughput": throughput(args.traces, args.latency, args.concurrency, args.in_flight)}
-    if args.compare_httpx:
-        result["throughput_httpx"] = throughput(args.traces, args.latency, args.concurrency, args.in_flight, "httpx")
+    transports = args.transports.split(",") if args.compare_transports else ["aiohttp"]
+    for transport in transports:   # warm-up, discarded: the first run would pay every import
+        throughput(20, 0.0, args.concurrency, args.in_flight, transport)
+    result = {"machine": machine(), "date": str(datetime.date.today()), "load_average_before": os.getloadavg()}
+    for transport in transports:
+        key = "throughput" if transport == "aiohttp" else f"throughput_{transport}"
+        result[key] = throughput(args.traces, args.latency, args.concurrency, args.in_flight, transport)
+        result[key]["load_average_after"] = os.getloadavg()
     if not args.skip_mix:
         result["request_mix"] = request_mix()
     print(json.dumps(result, indent=2))

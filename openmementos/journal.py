@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ from .shards import sha256_file, write_json
 STATE_DIR = ".openmementos"
 LOCK_FILE = "lock"
 OUTPUT_FOLDERS = ("data", "full", "rejects", "quarantine")
+LOG_DIR = "logs"          # the CLI's per-run log files (openmementos.logs)
+
+log = logging.getLogger(__name__)
 
 # folder -> [open lock file, holders]: the same process may take the lock again (a batch run's
 # final pass is an ordinary run), a second process may not
@@ -217,8 +221,9 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
     run_file = state / "run.json"
     if overwrite:
         clear_output(out)
-    # a bare state folder is a run killed before it wrote run.json: ours to start again
-    elif out.is_dir() and not run_file.is_file() and any(p.name != STATE_DIR for p in out.iterdir()):
+    # a bare state folder is a run killed before it wrote run.json: ours to start again (and the
+    # log folder the CLI opens before the run starts)
+    elif out.is_dir() and not run_file.is_file() and any(p.name not in (STATE_DIR, LOG_DIR) for p in out.iterdir()):
         raise OutputError(f"{out} exists and is not an openmementos output folder", "choose an empty or new --out")
     state.mkdir(parents=True, exist_ok=True)
     previous = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else None
@@ -248,6 +253,26 @@ def open_journal(out: Path, config: dict[str, Any], overwrite: bool = False, lim
         manifest_path(out).unlink(missing_ok=True)
         write_json(run_file, {"config_hash": config_hash(config), "config": config})
     return journal
+
+
+def discard_empty_run(journal: Journal, remove_out: bool = False) -> None:
+    """Undo what a run that committed no chunk wrote (its run file, an unfinished chunk's files,
+    the folders it made), so that the next run in the same folder, with any configuration,
+    starts clean. Leaves alone anything it did not write; ``remove_out`` also removes the
+    output folder itself when nothing else is left in it."""
+    if journal.chunks:
+        return
+    out = journal.out
+    remove_files_not_in(out, set())
+    for name in ("run.json", "journal.jsonl"):
+        (journal.state_dir / name).unlink(missing_ok=True)
+    for folder in (*OUTPUT_FOLDERS, STATE_DIR):
+        with contextlib.suppress(OSError):   # not there, or holds what another tool put there
+            (out / folder).rmdir()
+    if remove_out:
+        with contextlib.suppress(OSError):
+            out.rmdir()
+    log.info("the run wrote no row: removed its state from %s", out)
 
 
 def _read_chunks(path: Path) -> list[ChunkRecord]:

@@ -10,6 +10,7 @@ an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections import Counter, deque
 from concurrent.futures import Future
@@ -21,11 +22,13 @@ from . import __version__
 from .duplicates import Duplicates
 from .errors import ConfigError, OpenMementosError
 from .execution import TraceExecutor
-from .journal import OUTPUT_FOLDERS, STATE_DIR, ChunkRecord, Journal, finished_manifest, lock_output, manifest_path, open_journal
+from .journal import (OUTPUT_FOLDERS, STATE_DIR, ChunkRecord, Journal, config_hash, discard_empty_run, finished_manifest,
+                      lock_output, manifest_path, open_journal)
 from .mementos import MementoConfig, memento_trace
 from .outputs import writing
 from .records import Skip, Trace
 from .resources import prompt_versions
+from .rowcount import count_rows
 from .rowschema import to_trace
 from .scoring import ScoreConfig, score_trace
 from .segmentation import SegmentConfig, segment_trace
@@ -36,6 +39,8 @@ from .sources import FieldMap, RawRow, ignored_files, input_fingerprint, local_p
 from .teacher.base import Teacher
 from .teacher.factory import TeacherOptions, make_teacher
 from .tokens import TokenCounter, make_counter
+
+log = logging.getLogger(__name__)
 
 SAMPLING_REASONS = {"not_sampled", "stratum_full"}   # counted, but not rejects worth a file
 # The teacher failed on these traces: kept apart with the raw responses, to retry later.
@@ -95,6 +100,9 @@ class SegmentJob:
     workers: int = 1
     overwrite: bool = False
     traces_in_flight: int = 64          # for LLM teachers: traces waiting on requests at once
+    # the options the run was started with (command line merged with --config), recorded in the
+    # manifest as given; not part of the run's identity, which job_config alone decides
+    options: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -112,6 +120,15 @@ class RunSummary:
     retried: dict[str, int] | None = None      # set by a quarantine retry
     teacher: str = ""
     ignored: list[str] = field(default_factory=list)   # files of the input folder not read
+    processed: int = 0             # input rows consumed by this run (not earlier runs it resumed)
+    rate_seconds: float = 0.0      # from the first input row read to the last row consumed
+    cost: dict[str, Any] | None = None   # the teacher's ledger (Ledger.as_dict), when it has one
+
+    @property
+    def traces_per_second(self) -> float | None:
+        """The rate the progress bar shows too: rows this run consumed over the seconds since
+        it started reading them (start-up and the manifest are not counted)."""
+        return self.processed / self.rate_seconds if self.rate_seconds > 0 else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,18 +141,24 @@ class RunSummary:
             "skips": dict(sorted(self.skips.items())),
             "shards": self.shards,
             "seconds": round(self.seconds, 3),
-            "traces_per_second": round(self.input_rows / self.seconds, 2) if self.seconds else None,
+            "rows_this_run": self.processed,
+            "traces_per_second": round(self.traces_per_second, 2) if self.traces_per_second else None,
             "already_complete": self.already_complete,
             "resumed_from_row": self.resumed_from,
             "retried": self.retried,
             "teacher": self.teacher,
             "ignored_inputs": self.ignored,
+            "cost": self.cost,
             "manifest": str(manifest_path(self.out)),
         }
 
 
 class Reporter:
     """Progress callbacks; the CLI draws a progress bar from them, the library default is silent."""
+
+    def watch(self, teacher: Teacher) -> None:
+        """Called before :meth:`start` with the teacher, whose ``ledger`` (LLM teachers) counts
+        requests, tokens and spend as they happen."""
 
     def start(self, total: int | None, resumed_from: int, teacher: str) -> None: ...
 
@@ -261,16 +284,35 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
         if manifest is not None:
             _summary_from_manifest(summary, manifest)
             return summary
+    # Opening the input checks it at once (missing file, Hub unreachable) before any output.
+    source = open_input(job.input, split=job.split, limit=job.limit)
+    out_existed = job.out.exists()
+    fresh = job.overwrite or not (job.out / STATE_DIR / "run.json").is_file()
     with writing(job.out):
         journal = open_journal(job.out, config, job.overwrite)
+    try:
+        return _annotate(job, reporter, teacher, counter, started, config, journal, source)
+    except BaseException:
+        if fresh:
+            # a run that committed no row leaves nothing behind: the next run here starts clean
+            discard_empty_run(journal, remove_out=not out_existed)
+        raise
+
+
+def _annotate(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCounter, started: float,
+              config: dict[str, Any], journal: Journal, source) -> RunSummary:
     summary = summary_from_journal(job, journal, teacher)
     ledger = getattr(teacher, "ledger", None)
     stratifier = _stratifier(job.sampling, journal)
     annotator = Annotator(counter, teacher, job)
     provenance = _provenance(config)
-    # Opening the input checks it at once (missing file, Hub unreachable) before any output.
-    source = open_input(job.input, split=job.split, limit=job.limit)
-    reporter.start(job.limit, journal.next_input, teacher.name)
+    log.info("segment %s -> %s: teacher %s, tokenizer %s, config %s", job.input, job.out, teacher.name, counter.name,
+             config_hash(config))
+    if journal.next_input:
+        log.info("resuming after input row %d (%d chunks already written)", journal.next_input, len(journal.chunks))
+    reporter.watch(teacher)
+    reporter.start(_expected_rows(job, journal.next_input), journal.next_input, teacher.name)
+    rows_started = time.perf_counter()
     taken = Counter(stratifier.taken) if stratifier else Counter()
     duplicates = Duplicates()
     concurrent = bool(getattr(teacher, "concurrent", False))
@@ -288,6 +330,7 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
                 raw, item, stratum = pending.popleft()
                 result = item.result() if isinstance(item, Future) else item
                 _consume(chunk, raw, result, provenance)
+                summary.processed += 1
                 if stratum is not None:
                     # counted when the plan took it, whatever the later stages made of it: the
                     # same count the main process's stratifier keeps, so a resume agrees with it
@@ -321,10 +364,27 @@ def _run(job: SegmentJob, reporter: Reporter, teacher: Teacher, counter: TokenCo
             if chunk.consumed:
                 _commit(journal, chunk, summary, state())
     finally:
+        summary.rate_seconds = time.perf_counter() - rows_started
         reporter.stop()
-    _write_manifest(journal, summary, teacher, counter)
+    _write_manifest(journal, summary, teacher, counter, job.options)
+    summary.cost = ledger.as_dict() if ledger is not None else None
     summary.seconds = time.perf_counter() - started
+    log.info("finished: %d input rows (%d this run), %d kept, %d skipped, %d failed, %d quarantined; %.1f s",
+             summary.input_rows, summary.processed, summary.kept, sum(summary.skips.values()), summary.failed,
+             summary.quarantined, summary.seconds)
     return summary
+
+
+def _expected_rows(job: SegmentJob, resumed_from: int) -> int | None:
+    """The bar's total, counted like ``Reporter.start`` reads it (rows up to the input's end,
+    from which it subtracts ``resumed_from``); None when the input's size is not known."""
+    total = count_rows(job.input, job.limit)
+    if total is None or job.partition is None:
+        return total
+    # only this machine's rows are consumed: those at or after resumed_from with index % N == I
+    n, i = job.partition.count, job.partition.index
+    first = resumed_from + (i - resumed_from) % n
+    return resumed_from + len(range(first, total, n))
 
 
 def summary_from_journal(job: SegmentJob, journal: Journal, teacher: Teacher) -> RunSummary:
@@ -367,6 +427,7 @@ def _prepare(raw: RawRow, job: SegmentJob, counter: TokenCounter, stratifier: St
 
 def _summary_from_manifest(summary: RunSummary, manifest: dict[str, Any]) -> None:
     counts = manifest["counts"]
+    summary.cost = manifest.get("cost")
     summary.input_rows, summary.kept, summary.failed = counts["input_rows"], counts["kept"], counts["failed"]
     summary.quarantined = counts.get("quarantined", 0)
     summary.skips = Counter(counts["skips"])
@@ -385,6 +446,10 @@ def _consume(chunk: _Chunk, raw: RawRow, result: Trace | Skip, provenance: dict[
     chunk.skips[f"{result.stage}/{result.reason}"] += 1
     if result.reason in SAMPLING_REASONS:
         return
+    if result.reason == "internal_error":
+        log.warning("input row %d (%s) failed in %s: %s", raw.index, result.trace_id, result.stage, result.detail)
+    elif result.reason in QUARANTINE_REASONS:
+        log.info("input row %d (%s) quarantined: %s: %s", raw.index, result.trace_id, result.reason, result.detail)
     record = {
         "index": raw.index,
         "origin": raw.origin,
@@ -441,6 +506,8 @@ def _write_chunk(journal: Journal, chunk: _Chunk, summary: RunSummary, state: di
     )
     journal.append(record)
     _tally(summary, record.kept, record.skips, state.get("removed"))
+    log.info("chunk %d written: input rows %d-%d, %d kept, %d skipped or failed (%s)", index, chunk.start, chunk.end - 1,
+             record.kept, sum(record.skips.values()), ", ".join(sorted(files)) or "no files")
 
 
 def _tally(summary: RunSummary, kept: int, skips: dict[str, int], removed: dict[str, int] | None = None) -> None:
@@ -477,19 +544,18 @@ def _provenance(config: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter) -> None:
+def _write_manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter,
+                    options: dict[str, Any] | None = None) -> None:
     shards: dict[str, list[dict[str, Any]]] = {folder: [] for folder in OUTPUT_FOLDERS}
     for name, meta in journal.live_files().items():
         shards[name.split("/", 1)[0]].append({"path": name, **meta})
     summary.shards = len(shards["data"])
     with writing(journal.out):
-        write_json(manifest_path(journal.out), _manifest(journal, summary, teacher, counter, shards))
+        write_json(manifest_path(journal.out), _manifest(journal, summary, teacher, counter, shards, options))
 
 
 def _manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: TokenCounter,
-              shards: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    from .journal import config_hash
-
+              shards: dict[str, list[dict[str, Any]]], options: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "format": "openmementos/1",
         "version": __version__,
@@ -507,5 +573,6 @@ def _manifest(journal: Journal, summary: RunSummary, teacher: Teacher, counter: 
             "skips": dict(sorted(summary.skips.items())),
         },
         "cost": teacher.ledger.as_dict() if getattr(teacher, "ledger", None) is not None else None,
+        "options": options,
         "shards": shards,
     }

@@ -65,6 +65,7 @@ def _retry(job: SegmentJob, reporter: Reporter | None, teacher: Teacher | None) 
         summary = summary_from_journal(job, journal, teacher)
         chunk = _Chunk(journal.next_input)
         annotator = Annotator(counter, teacher, job)
+        reporter.watch(teacher)
         reporter.start(len(records), 0, teacher.name)
         try:
             with TraceExecutor(annotator, job.workers, bool(getattr(teacher, "concurrent", False)), job.traces_in_flight) as executor:
@@ -88,7 +89,7 @@ def _retry(job: SegmentJob, reporter: Reporter | None, teacher: Teacher | None) 
             _commit(journal, chunk, summary, state)
             for name in old:
                 (job.out / name).unlink(missing_ok=True)
-        _write_manifest(journal, summary, teacher, counter)
+        _write_manifest(journal, summary, teacher, counter, job.options)
         summary.retried = {"retried": len(records), "recovered": len(chunk.rows),
                            "still_quarantined": len(chunk.quarantine), "other_skips": len(chunk.rejects)}
         return summary

@@ -174,6 +174,25 @@ def test_replay_reads_segment_shards_and_reports_per_domain(tmp_path, capsys):
     assert len(report["records"]) == len(records) and report["tokenizer"] == "cl100k_base"
 
 
+def test_replay_reads_a_folder_laid_out_as_the_hub_dataset(tmp_path, capsys):
+    # what push-to-hub publishes and `hf download` fetches: README.md, data/, full/, no manifest
+    import shutil
+
+    shards = tmp_path / "shards"
+    assert main(["segment", "--input", "sample", "--limit", "6", "--out", str(shards), "--quiet", "--workers", "1"]) == 0
+    hub = tmp_path / "hub"
+    for config in ("data", "full"):
+        shutil.copytree(shards / config, hub / config)
+    (hub / "README.md").write_text("---\nconfigs: [default, full]\n---\n# a dataset card\n")
+    expected = [(r.domain, r.problem, r.response) for r in read_records([shards])]
+    assert [(r.domain, r.problem, r.response) for r in read_records([hub])] == expected and len(expected) == 6
+    shutil.rmtree(hub / "data")     # only the full config downloaded
+    assert [(r.domain, r.problem, r.response) for r in read_records([hub])] == expected
+    assert main(["eval", "--replay", str(hub), "--tokenizer", "cl100k_base", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["domains"]["all"]["memento"]["records"] == 6
+
+
 def test_replay_command_prints_the_reduction_on_the_real_example(shared_data, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "160")
     assert main(["eval", "--replay", str(shared_data / EXAMPLE), "--tokenizer", "cl100k_base"]) == 0

@@ -9,7 +9,7 @@ import json
 import pytest
 
 if any(importlib.util.find_spec(m) is None for m in ("torch", "transformers", "trl", "accelerate")):
-    pytest.skip("the train extra is not installed (pip install 'openmementos[train]')", allow_module_level=True)
+    pytest.skip("the train extra is not installed (pip install '.[train]')", allow_module_level=True)
 
 import torch  # noqa: E402
 

@@ -226,6 +226,7 @@ def test_the_command_pushes_with_the_env_token_and_never_prints_or_writes_it(pas
     first = cli("push-to-hub", str(passing), "alice/mementos", "--workers", "1", env=env)
     assert first.returncode == 0, first.stderr
     assert f"pushed to {hub.endpoint}/datasets/alice/mementos (branch main): 6 file(s) in 1 commit(s)" in first.stdout
+    assert first.stdout.splitlines()[-1].startswith("next: load it with datasets.load_dataset('alice/mementos')")
     second = cli("push-to-hub", str(passing), "alice/mementos", "--workers", "1", env=env)
     assert second.returncode == 0 and "nothing to push" in second.stdout and "up to date" in second.stdout
     for output in (first.stdout, first.stderr, second.stdout, second.stderr):
@@ -253,6 +254,7 @@ def test_dry_run_lists_every_file_with_its_destination_and_the_card_without_a_re
     assert re.search(r"\(generated\) +-> +manifest\.json ", result.stdout)      # without local paths
     assert re.search(r"\(generated\) +-> +README\.md ", result.stdout)
     assert "README.md (the dataset card):" in result.stdout and "\nconfigs:\n- config_name: default\n" in result.stdout
+    assert result.stdout.splitlines()[-1] == f"next: openmementos push-to-hub {passing} alice/mementos"
     assert hub.log == []
 
 
@@ -317,8 +319,12 @@ def test_the_published_manifest_cuts_only_the_recorded_local_paths():
             "teacher": {"roles": {"judge": {"model": "/models/Qwen3-32B"}}},
             "merged_from": [{"path": "/scratch/alice/part0", "partition": "0/2"}],
         },
+        "options": {"values": {"input": "data/alice/secret/x.jsonl", "out": "/home/alice/runs/shards", "config": "/home/alice/run.yaml",
+                               "teacher": "openai:gpt-4.1-mini", "min_block_tokens": 200}, "config_file": {"name": "run.yaml"}},
     }
     published = public_manifest(local)
+    assert published["options"]["values"] == {"input": "x.jsonl", "out": "shards", "config": "run.yaml",
+                                              "teacher": "openai:gpt-4.1-mini", "min_block_tokens": 200}
     assert published["validated_from"] == "shards"
     assert published["config"]["input"]["spec"] == published["config"]["input"]["root"] == "x.jsonl"
     assert published["config"]["merged_from"][0]["path"] == "part0"

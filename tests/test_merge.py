@@ -52,6 +52,11 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     return runs
 
 
+def test_merge_prints_the_next_useful_command(runs, capsys):
+    assert main(["merge", str(runs["merged"]), *parts(runs)]) == 0       # merged already: nothing to do
+    assert capsys.readouterr().out.splitlines()[-1] == f"next: openmementos validate {runs['merged']}"
+
+
 def parts(runs: dict[str, Path]) -> list[str]:
     return [str(runs[f"p{i}"]) for i in range(3)]
 

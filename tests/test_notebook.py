@@ -9,14 +9,14 @@ import pytest
 from openmementos.pipeline import SegmentJob, run_segment
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore_shards.ipynb"
-WHY = "needs the notebook extra: pip install 'openmementos[notebook]'"
+WHY = "needs the notebook extra: pip install '.[notebook]'"
 
 
 def test_the_explore_notebook_runs_and_shows_tables_figures_and_a_record_side_by_side(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason=WHY)
     nbclient = pytest.importorskip("nbclient", reason=WHY)
     pytest.importorskip("ipykernel", reason=WHY)
-    pytest.importorskip("matplotlib", reason="needs the hub extra: pip install 'openmementos[hub]'")
+    pytest.importorskip("matplotlib", reason="needs the hub extra: pip install '.[hub]'")
     shards = tmp_path / "shards"
     run_segment(SegmentJob(input="sample", out=shards, workers=1))
     monkeypatch.setenv("OPENMEMENTOS_SHARDS", str(shards))   # the kernel inherits the environment

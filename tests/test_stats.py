@@ -82,7 +82,7 @@ def test_rows_not_in_memento_format_are_counted_and_left_out(tmp_path):
 
 
 def test_the_four_histograms_have_titles_axes_and_a_legend_entry_per_domain(shards):
-    plots = pytest.importorskip("openmementos.hub.plots", reason="matplotlib is not installed (pip install 'openmementos[hub]')")
+    plots = pytest.importorskip("openmementos.hub.plots", reason="matplotlib is not installed (pip install '.[hub]')")
     PANELS, histograms = plots.PANELS, plots.histograms
     stats = load(shards)
     figures = histograms(stats)
@@ -90,19 +90,69 @@ def test_the_four_histograms_have_titles_axes_and_a_legend_entry_per_domain(shar
     for panel in PANELS:
         ax = figures[panel.name].axes[0]
         assert ax.get_title() == panel.title and ax.get_xlabel().startswith(panel.xlabel) and ax.get_ylabel()
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        labels = [t.get_text() for t in ax.get_legend().get_texts() if not t.get_text().startswith("validate's")]
         assert [label.split(" ")[0] for label in labels] == ["math", "code", "science"]
         assert all("median" in label and "n=" in label for label in labels)
 
 
+def _stats_with(blocks_per_trace: dict[str, list[int]], ratio: float = 0.4):
+    """ShardStats whose domains have the given blocks per trace (every block 400 tokens)."""
+    import polars as pl
+
+    from openmementos.hub.stats import ShardStats
+
+    traces = [(domain, f"{domain}-{i}", n) for domain, counts in blocks_per_trace.items() for i, n in enumerate(counts)]
+    blocks = [(domain, trace, b, 400, int(400 * ratio), 1600, int(1600 * ratio), ratio, ratio)
+              for domain, trace, n in traces for b in range(n)]
+    return ShardStats(
+        blocks=pl.DataFrame(blocks, schema=["domain", "trace", "block", "block_tokens", "memento_tokens", "block_chars",
+                                            "memento_chars", "ratio_tokens", "ratio_chars"], orient="row"),
+        traces=pl.DataFrame(traces, schema=["domain", "trace", "blocks"], orient="row"),
+        config="full", tokenizer="recorded by segment", files=(), unparsed=0)
+
+
+def test_the_compression_panel_shades_the_band_validate_checks():
+    plots = pytest.importorskip("openmementos.hub.plots", reason="matplotlib is not installed (pip install '.[hub]')")
+    from openmementos.validate.config import ValidateConfig
+
+    ax = plots.histograms(_stats_with({"math": [3, 4], "code": [2]}, ratio=0.45))["compression_ratio"].axes[0]
+    band = [p for p in ax.patches if str(p.get_label()).startswith("validate's target band")]
+    assert len(band) == 1
+    xs = band[0].get_path().transformed(band[0].get_patch_transform()).vertices[:, 0]
+    low, high = ValidateConfig().ratio_low, ValidateConfig().ratio_high
+    assert np.isclose(xs.min(), low) and np.isclose(xs.max(), high)
+    assert ax.get_xlim()[0] <= low and ax.get_xlim()[1] >= 0.45   # the band is in view even when the data are not in it
+    assert "validate's target band 0.10-0.25" in [t.get_text() for t in ax.get_legend().get_texts()]
+    others = plots.histograms(_stats_with({"math": [3, 4]}))
+    assert not [p for name in ("blocks_per_sample", "block_size") for p in others[name].axes[0].patches
+                if str(p.get_label()).startswith("validate's")]
+
+
+def test_coinciding_medians_keep_every_colour_and_a_label_each_and_fills_are_light():
+    plots = pytest.importorskip("openmementos.hub.plots", reason="matplotlib is not installed (pip install '.[hub]')")
+    from matplotlib.colors import to_hex
+
+    # every domain's median is 4 blocks
+    ax = plots.histograms(_stats_with({"math": [3, 4, 5], "code": [4, 4, 6], "science": [2, 4, 9]}))["blocks_per_sample"].axes[0]
+    medians = [line for line in ax.lines if list(line.get_xdata()) == [4, 4]]
+    assert sorted(to_hex(line.get_color()) for line in medians) == sorted(plots.COLORS.values())
+    offsets = {line._unscaled_dash_pattern[0] for line in medians}   # (offset, dashes): no public getter
+    assert len(offsets) == 3   # interleaved dashes: each colour shows between the others'
+    labels = [t for t in ax.texts if t.get_text() == "4"]
+    assert len(labels) == 3 and len({t.xyann[1] for t in labels}) == 3   # stacked, not drawn over each other
+    fills = [p for p in ax.patches if p.get_fill() and not str(p.get_label()).startswith("validate's")]
+    assert fills and all(p.get_alpha() <= 0.15 for p in fills)
+
+
 def test_the_command_prints_tables_and_writes_readable_pngs(shards, tmp_path):
-    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install 'openmementos[hub]')")
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed (pip install '.[hub]')")
     result = cli(str(shards), "--png", str(tmp_path / "png"))
     assert result.returncode == 0, result.stderr
     for text in ("by domain", "math", "code", "science", "tokens per block", "memento/block (chars)", "median (first-third quartile)"):
         assert text in result.stdout, text
     from PIL import Image
 
+    assert result.stdout.splitlines()[-1] == f"next: openmementos push-to-hub {shards} NAMESPACE/NAME --dry-run"
     names = ["blocks_per_sample", "block_size", "summary_size", "compression_ratio", "figure3"]
     for name in names:
         path = tmp_path / "png" / f"{name}.png"

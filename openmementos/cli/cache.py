@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..teacher.cache import AnswerCache, default_cache_path
-from . import app
+from . import CommandGroup, app
 
-cache_app = typer.Typer(help="The teacher's answer cache (every successful LLM response, reused on re-runs).", no_args_is_help=True)
+cache_app = typer.Typer(help="The teacher's answer cache (every successful LLM response, reused on re-runs).", no_args_is_help=True,
+                        cls=CommandGroup, suggest_commands=False)
 app.add_typer(cache_app, name="cache")
 
 _PATH = typer.Option("--cache-path", help="Cache file (default: ~/.cache/openmementos/teacher-cache.sqlite).")

@@ -7,7 +7,6 @@ Imports torch and transformers only inside the command (and only for a local mod
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..decode.blocks import parse_modes
 from ..decode.config import DecodeConfig
 from ..decode.models import ModelShape, format_bytes, model_shape
 from ..errors import ConfigError
+from ..extras import require
 from . import app
 
 _WHAT = "What to evaluate"
@@ -116,7 +116,7 @@ def eval_command(
     vllm_url: Annotated[Optional[str], typer.Option(help="Read completions from an OpenAI-compatible server instead (e.g. http://127.0.0.1:8000/v1); KV numbers are replayed from the texts.", rich_help_panel=_WHAT)] = None,
     served_model: Annotated[Optional[str], typer.Option(help="Model name sent to --vllm-url (default: --model, else 'default').", rich_help_panel=_WHAT)] = None,
     api_key: Annotated[Optional[str], typer.Option(help="API key for --vllm-url (default: $OPENAI_API_KEY, else none).", rich_help_panel=_WHAT)] = None,
-    replay: Annotated[Optional[list[str]], typer.Option(help="Instead of generating: replay KV accounting from memento-format texts (segment shards, .parquet, .jsonl or .json; repeatable).", rich_help_panel=_WHAT)] = None,
+    replay: Annotated[Optional[list[str]], typer.Option(help="Instead of generating: replay KV accounting from memento-format texts: a segment output folder, a folder laid out as the Hub dataset (data/, full/), or .parquet, .jsonl or .json files (repeatable).", rich_help_panel=_WHAT)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Use the first N problems (or records with --replay).", min=1, rich_help_panel=_WHAT)] = None,
     mode: Annotated[str, typer.Option(help="Comma-separated modes: full (no eviction), memento (drop each finished block), keep-last-N, restart (recompute mementos without their block). The first is the baseline of replay's reductions.", rich_help_panel=_DECODE)] = "full,memento",
     samples: Annotated[int, typer.Option("--samples", "-k", help="Samples per problem; accuracy is pass@1 averaged over them.", min=1, rich_help_panel=_DECODE)] = 1,
@@ -165,14 +165,13 @@ def eval_command(
     if vllm_url:
         if max_block_tokens is not None or any(m.restart for m in modes):
             raise ConfigError("--max-block-tokens and restart need the local decoder", "drop them with --vllm-url")
+        require("eval --vllm-url", "eval", "openai")
         shape = model_shape(kv_model or _DEFAULT_KV_MODEL)
         backend = ServerBackend(vllm_url, served_model or "default", _counter(tokenizer),
                                 api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY", max_tokens=max_new_tokens,
                                 temperature=temperature, top_p=top_p, top_k=top_k, seed=seed, concurrency=concurrency, shape=shape)
     else:
-        missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-        if missing:
-            raise ConfigError(f"eval --model needs {', '.join(missing)}", "pip install 'openmementos[train]'")
+        require("eval --model", "train", "torch", "transformers")
         from ..decode.models import shape_from_config
         from ..evaluate.harness import load_local
 

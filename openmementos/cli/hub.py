@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ConfigError
+from ..extras import require
 from ..validate import ValidateConfig
-from . import app
+from . import app, hints
 
 _HUB = "Hub"
 _CHECKS = "Checks before upload"
@@ -47,6 +47,7 @@ def push_to_hub(
 
     Validates first and refuses a dataset that fails; uploads only files the Hub does not hold yet (a second push sends nothing, an interrupted push resumes), in as few commits as the Hub recommends.
     """
+    require("push-to-hub", "hub", "polars", "huggingface_hub")
     from ..hub.card import CardOptions
     from ..hub.push import PushJob
     from ..hub.push import push_to_hub as run_push
@@ -62,6 +63,7 @@ def push_to_hub(
         return
     if dry_run:
         _print_plan(result)
+        typer.echo(hints.after_push(shards, repo_id, True, result.url))
         return
     for note in result.notes:
         typer.echo(f"note: {note}")
@@ -70,6 +72,7 @@ def push_to_hub(
                    + (f", {len(result.deleted)} stale file(s) deleted" if result.deleted else ""))
     else:
         typer.echo(f"up to date: {result.url} (branch {result.revision})")
+    typer.echo(hints.after_push(shards, repo_id, False, result.url))
 
 
 def _print_plan(result) -> None:
@@ -105,6 +108,9 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON instead of tables.")] = False,
 ) -> None:
     """Statistics by domain: examples, blocks per trace, block and memento sizes in tokens and characters, compression ratios (medians and quartiles)."""
+    require("stats", "hub", "polars")
+    if png is not None:
+        require("stats --png", "hub", "matplotlib")
     from ..hub.stats import by_domain, load, summary
     from ..journal import unfinished_output
     from ..outputs import check_folder, writing
@@ -117,10 +123,7 @@ def stats(
                    "so these statistics may miss rows", err=True)
     paths = []
     if png is not None:
-        try:
-            from ..hub.plots import write_pngs
-        except ImportError as error:
-            raise ConfigError(f"--png needs matplotlib ({error})", "pip install 'openmementos[hub]'") from None
+        from ..hub.plots import write_pngs
         with writing(png, "choose another --png folder"):
             paths = write_pngs(data, png)
     if as_json:
@@ -142,3 +145,4 @@ def stats(
         typer.echo(f"{data.unparsed:,} row(s) whose response is not memento format were left out")
     for path in paths:
         typer.echo(f"wrote {path}")
+    typer.echo(hints.after_stats(shards))

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from ..merge import merge_outputs
-from . import app
+from . import app, hints
 
 
 @app.command()
@@ -39,3 +39,4 @@ def merge(
             f"{summary.shards} data shards ({summary.files_copied} files copied)"
         )
     typer.echo(f"merged dataset in {out.resolve()} (data/ and full/; manifest.json)")
+    typer.echo(hints.after_merge(out))

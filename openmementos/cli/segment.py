@@ -7,10 +7,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 from rich.console import Console
 
+from .. import logs
 from ..errors import ConfigError
+from ..extras import require
+from ..journal import STATE_DIR
 from ..mementos import MementoConfig
 from ..pipeline import Partition, SamplingPlan, SegmentJob, run_segment
 from ..scoring import ScoreConfig
@@ -19,8 +23,10 @@ from ..select import SelectConfig, parse_mix
 from ..sentences import SplitConfig
 from ..sources import FieldMap
 from ..teacher.factory import DEFAULT_TEACHER, TeacherOptions, max_block_tokens_for
-from . import app
+from . import app, current_argv, hints
 from .display import ProgressReporter, summary_table
+from .options import log_level_option, verbose_option
+from .runconfig import load_config_file, merged_options
 
 _INPUT = "Inputs"
 _TEACHER = "Teacher"
@@ -34,6 +40,10 @@ _SELECT_DEFAULTS = SelectConfig()
 _SCORE_DEFAULTS = ScoreConfig()
 _SEGMENT_DEFAULTS = SegmentConfig()
 _MEMENTO_DEFAULTS = MementoConfig()
+LogLevelOption = log_level_option(_OUTPUT)
+VerboseOption = verbose_option(_OUTPUT)
+# never recorded in the manifest: a secret, and URLs that may carry credentials or name private hosts
+_NOT_RECORDED = ("api_key", "base_url", "role_base_url")
 
 
 def _mix(text: str | None, option: str) -> dict[str, float] | None:
@@ -97,6 +107,7 @@ def _dry_run(job: SegmentJob, options: TeacherOptions, console: Console, as_json
 
 @app.command()
 def segment(
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file of options: the option names below (dashes or underscores) and their values, e.g. 'teacher: heuristic' and 'min-block-tokens: 300'. Options given on the command line win; the manifest records the merged options.", is_eager=True, callback=load_config_file, rich_help_panel=_INPUT)] = None,
     input: Annotated[str, typer.Option("--input", "-i", help="What to read: 'sample' (bundled traces), 'ot3' (open-thoughts/OpenThoughts3-1.2M, streamed from the Hub), 'hf:OWNER/NAME' (any Hub dataset), or a local .jsonl/.json/.parquet file (.jsonl.gz and .jsonl.zst too) or folder.", rich_help_panel=_INPUT)] = "sample",
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the shards (data/, full/, rejects/, manifest.json). Re-running the same command resumes here.", rich_help_panel=_OUTPUT)] = Path("shards"),
     split: Annotated[str, typer.Option(help="Dataset split for Hub inputs.", rich_help_panel=_INPUT)] = "train",
@@ -161,8 +172,16 @@ def segment(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Quote requests, tokens and cost from the real prompts of this input, send nothing and write nothing.", rich_help_panel=_OUTPUT)] = False,
     json_summary: Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON summary instead of the table.", rich_help_panel=_OUTPUT)] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the --json summary).", rich_help_panel=_OUTPUT)] = False,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
 ) -> None:
-    """Annotate reasoning traces into OpenMementos shards: select, split, score, segment, write mementos."""
+    """Annotate reasoning traces into OpenMementos shards: select, split, score, segment, write mementos.
+
+    Each run also writes its log to OUT/logs/segment-YYYYmmdd-HHMMSS.log (API keys and tokens scrubbed).
+    """
+    level = logs.setup(log_level.value if log_level else None, verbose)
+    logs.add_secret(api_key or os.environ.get("OPENAI_API_KEY"))
+    options = merged_options(click.get_current_context(), leave_out=_NOT_RECORDED)
     if (domain_mix is None) != (sample is None):
         raise ConfigError("--domain-mix and --sample go together", "give both, e.g. --domain-mix math=0.5,code=0.5 --sample 1000")
     if min_tokens > max_tokens:
@@ -223,21 +242,15 @@ def segment(
         workers=workers or os.cpu_count() or 1,
         overwrite=overwrite,
         traces_in_flight=traces_in_flight,
+        options=options,
     )
     console = Console(stderr=True, quiet=quiet)
+    if batch_api and not dry_run:
+        require("--batch-api", "batch", "openai")
     if dry_run:
         _dry_run(job, teacher_options, console, json_summary)
         return
-    if retry_quarantine:
-        from ..retry import retry_quarantine as retry
-
-        summary = retry(job, ProgressReporter(console))
-    elif batch_api:
-        from ..batchrun import ConsoleBatchProgress, run_batch_segment
-
-        summary = run_batch_segment(job, ProgressReporter(console), poll_seconds=batch_poll_seconds, progress=ConsoleBatchProgress(console))
-    else:
-        summary = run_segment(job, ProgressReporter(console))
+    summary = _run(job, console, retry_quarantine, batch_api, batch_poll_seconds, level)
     if json_summary:
         typer.echo(json.dumps(summary.as_dict(), indent=2))
     if summary.already_complete:
@@ -246,3 +259,38 @@ def segment(
         console.print(summary_table(summary))
     if not quiet and not json_summary:
         typer.echo(f"shards written to {out.resolve()} (data/ and full/; manifest.json)")
+        typer.echo(hints.after_segment(out))
+
+
+def _run(job: SegmentJob, console: Console, retry_quarantine: bool, batch_api: bool, batch_poll_seconds: float, level: int):
+    """The run, with its log file under the output folder. A run that writes nothing (it failed
+    before its first row, or found the run already finished) takes its log file with it."""
+    out_existed = job.out.exists()
+    before = _journal_size(job.out)
+    log_file, keep_log = None, False
+    try:
+        with logs.run_log(job.out, "segment", current_argv(), level) as log_file:
+            if retry_quarantine:
+                from ..retry import retry_quarantine as retry
+
+                summary = retry(job, ProgressReporter(console))
+            elif batch_api:
+                from ..batchrun import ConsoleBatchProgress, run_batch_segment
+
+                summary = run_batch_segment(job, ProgressReporter(console), poll_seconds=batch_poll_seconds,
+                                            progress=ConsoleBatchProgress(console))
+            else:
+                summary = run_segment(job, ProgressReporter(console))
+        keep_log = not summary.already_complete   # nothing to do: the finished run's folder stays as it was
+        return summary
+    finally:
+        if log_file is not None and not keep_log and _journal_size(job.out) == before:
+            logs.discard(log_file, job.out if not out_existed else None)
+
+
+def _journal_size(out: Path) -> int:
+    """How much of the run journal exists (it grows by a line per chunk written); -1: none."""
+    try:
+        return (out / STATE_DIR / "journal.jsonl").stat().st_size
+    except OSError:
+        return -1

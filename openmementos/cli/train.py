@@ -7,7 +7,6 @@ core package work without the ``train`` extra.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -18,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError
+from ..extras import require
 from ..train.config import SFTRecipe, help_text, load_recipe
-from . import app
+from . import app, hints
 
 _RUN = "Run"
 _RECIPE = "Recipe (paper defaults; also settable in --config YAML)"
@@ -33,9 +33,7 @@ def _h(name: str) -> str:
 
 
 def _require_train_extra() -> None:
-    missing = [m for m in ("torch", "transformers", "trl", "accelerate", "yaml") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ConfigError(f"train-sft needs {', '.join(missing)}", "pip install 'openmementos[train]'")
+    require("train-sft", "train", "torch", "transformers", "trl", "accelerate", "yaml")
 
 
 def _table(result) -> Table:
@@ -126,3 +124,4 @@ def train_sft(
     for result in results:
         console.print(_table(result))
     typer.echo(f"final model: {results[-1].final.resolve()}")
+    typer.echo(hints.after_train(results[-1].final))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -21,7 +22,7 @@ from ..errors import ConfigError
 from ..validate import CHECKS, ValidateConfig, ValidateJob, ValidationSummary
 from ..validate import Progress as ValidateProgress
 from ..validate import validate as run_validate
-from . import app
+from . import app, hints
 
 _CHECKS = "Checks and thresholds"
 _INPUT = "Input"
@@ -131,7 +132,8 @@ def _render(console: Console, summary: ValidationSummary, config: ValidateConfig
 @app.command(epilog=_EPILOG)
 def validate(
     path: Annotated[Path, typer.Argument(help="A segment output folder (data/, full/, manifest.json), an OpenMementos Parquet or JSONL file, or a folder of them.")],
-    json_report: Annotated[Optional[Path], typer.Option("--json", help="Write every record's results and the summary to this JSON file.", rich_help_panel=_OUTPUT)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout instead of the tables and the verdict line (the exit code is the same).", rich_help_panel=_OUTPUT)] = False,
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="Write the full report here as JSON: the summary and every record's results.", rich_help_panel=_OUTPUT)] = None,
     write_passing: Annotated[Optional[Path], typer.Option(help="Write the passing rows here as shards in the same layout and schema; failing rows go to rejects/ with their reasons.", rich_help_panel=_OUTPUT)] = None,
     min_pass_rate: Annotated[float, typer.Option(help="Exit 0 when at least this share of records passes (and the manifest matches).", min=0.0, max=1.0, rich_help_panel=_OUTPUT)] = 1.0,
     worst: Annotated[int, typer.Option(help="How many of the worst records to show.", min=0, rich_help_panel=_OUTPUT)] = 10,
@@ -166,9 +168,14 @@ def validate(
         max_unsupported=max_unsupported, min_judge_score=min_judge_score, judge=judge, tokenizer=tokenizer, recount=recount,
         checks=_names(checks), skip=_names(skip_check), severity=_severities(severity),
     )
-    job = ValidateJob(path, config, config_name, json_report, write_passing, workers, min_pass_rate)
+    job = ValidateJob(path, config, config_name, report_path, write_passing, workers, min_pass_rate)
     console, errors = Console(), Console(stderr=True)
     summary = run_validate(job, _Bar(errors) if errors.is_terminal and not quiet else None)
+    if as_json:
+        typer.echo(json.dumps({**summary.as_dict(), "exit_code": summary.exit_code,
+                               "report": str(report_path) if report_path else None,
+                               "write_passing": str(write_passing) if write_passing else None}, indent=2))
+        raise typer.Exit(summary.exit_code)
     if not quiet:
         _render(console, summary, config, worst)
     report = summary.report
@@ -176,8 +183,10 @@ def validate(
     integrity = f", {len(report.integrity)} manifest problem(s)" if report.integrity else ""
     typer.echo(f"{verdict}: {report.passed:,} of {report.records:,} records pass ({report.pass_rate:.1%}, "
                f"--min-pass-rate {min_pass_rate:g}){integrity}")
-    if json_report:
-        typer.echo(f"report written to {json_report}")
+    if report_path:
+        typer.echo(f"report written to {report_path}")
     if write_passing:
         typer.echo(f"passing rows written to {write_passing} (failing rows in rejects/)")
+    if not quiet and summary.exit_code != 2:
+        typer.echo(hints.after_validate(path, summary.ok, write_passing))
     raise typer.Exit(summary.exit_code)

@@ -139,13 +139,20 @@ def _files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        if (path / "manifest.json").is_file() and (path / "data").is_dir():
-            path = path / "data"
-        return sorted(p for p in path.iterdir() if p.suffix in (".parquet", ".jsonl", ".json"))
+        # a segment output folder, or the same layout as published on the Hub (README.md, data/,
+        # full/, no manifest): the default config's shards in data/, else the full config's
+        for config in ("data", "full"):
+            if (path / config).is_dir() and _shards_in(path / config):
+                return _shards_in(path / config)
+        return _shards_in(path)
     raise InputError(f"{path} does not exist", "pass segment shards, a .parquet, .jsonl or .json file, or a folder of them")
 
 
 _READABLE = "replay reads segment shards (Parquet), JSONL or JSON files of memento-format records"
+
+
+def _shards_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".parquet", ".jsonl", ".json"))
 
 
 def _rows(file: Path) -> Iterator[dict]:

@@ -2,8 +2,11 @@
 
 Blocks per sample, block size, memento (summary) size and compression ratio. Each domain is
 normalised to its own count (the y axis is a share of that domain's traces or blocks), so domains
-of different sizes compare by shape; a dashed line marks each domain's median. Figures are built
-without pyplot, so this works in any thread and never opens a window.
+of different sizes compare by shape; light fills under a coloured outline keep overlapping
+domains apart. A dashed line marks each domain's median, with its value in a label at the top;
+the dashes of the domains interleave, so medians that coincide still show every colour. The
+compression panel shades the band that ``validate`` checks (``sizes.compression``, 0.10-0.25 by
+default). Figures are built without pyplot, so this works in any thread and never opens a window.
 
     >>> paths = write_pngs(load("shards/"), Path("plots/"))        # doctest: +SKIP
     [plots/blocks_per_sample.png, plots/block_size.png, plots/summary_size.png, plots/compression_ratio.png, plots/figure3.png]
@@ -18,11 +21,14 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..validate.config import ValidateConfig
 from .stats import ShardStats
 
 COLORS = {"math": "#1f77b4", "code": "#ff7f0e", "science": "#2ca02c"}
 _OTHER_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 CLIP_QUANTILE = 0.995     # long tails go into the last bin, so the body of the distribution stays readable
+FILL_ALPHA = 0.12         # light enough that two or three overlapping domains stay legible
+BAND = (ValidateConfig().ratio_low, ValidateConfig().ratio_high)   # validate's target compression band
 
 
 @dataclass(frozen=True)
@@ -72,18 +78,28 @@ def draw(ax: Axes, stats: ShardStats, panel: Panel) -> None:
         return
     edges, clip = _bins(everything, panel.discrete)
     colors = domain_colors(stats.domains)
-    for domain in stats.domains:
+    ratio = panel.column.startswith("ratio")
+    if ratio:
+        ax.axvspan(*BAND, color="0.55", alpha=0.15, zorder=0, linewidth=0,
+                   label=f"validate's target band {BAND[0]:.2f}-{BAND[1]:.2f}")
+    shown_domains = [d for d in stats.domains if (frame["domain"] == d).any()]
+    dash = 4.0
+    for slot, domain in enumerate(shown_domains):
         values = frame.filter(frame["domain"] == domain)[panel.column].to_numpy().astype(float)
-        if values.size == 0:
-            continue
         shown = np.minimum(values, clip) if clip is not None else values
         weights = np.full(values.size, 1.0 / values.size)
         median = float(np.median(values))
-        label = f"{domain} (n={values.size:,} {panel.unit}, median {median:,.2f})" if panel.column.startswith("ratio") \
-            else f"{domain} (n={values.size:,} {panel.unit}, median {median:,.0f})"
-        ax.hist(shown, bins=edges, weights=weights, histtype="stepfilled", alpha=0.25, color=colors[domain])
+        text = f"{median:,.2f}" if ratio else f"{median:,.0f}"
+        label = f"{domain} (n={values.size:,} {panel.unit}, median {text})"
+        ax.hist(shown, bins=edges, weights=weights, histtype="stepfilled", alpha=FILL_ALPHA, color=colors[domain])
         ax.hist(shown, bins=edges, weights=weights, histtype="step", linewidth=1.8, color=colors[domain], label=label)
-        ax.axvline(median, color=colors[domain], linestyle="--", linewidth=1.2)
+        # each domain's dashes start where the one before's end: coinciding medians alternate colours
+        pattern = (slot * dash, (dash, dash * (len(shown_domains) - 1) or dash))
+        ax.axvline(median, color=colors[domain], linestyle=pattern, linewidth=1.6)
+        # the median's value on a label of its own height, so labels of coinciding medians do not overlap
+        ax.annotate(text, xy=(median, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12 - 12 * slot),
+                    textcoords="offset points", fontsize=8, color=colors[domain], fontweight="bold",
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     ax.set_xlabel(panel.xlabel + (f"  (last bin: \u2265 {clip:,.2f})" if clip is not None and panel.column.startswith("ratio")
                                   else f"  (last bin: \u2265 {clip:,.0f})" if clip is not None else ""))
     if panel.discrete:

@@ -128,7 +128,15 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
         for part in config.get("merged_from") or []:
             if isinstance(part, dict) and isinstance(part.get("path"), str):
                 part["path"] = _last_part(part["path"])
+    values = (published.get("options") or {}).get("values")
+    if isinstance(values, dict):   # the options segment ran with: its paths too
+        for key in _PATH_OPTIONS:
+            if isinstance(values.get(key), str):
+                values[key] = _last_part(values[key])
     return published
+
+
+_PATH_OPTIONS = ("input", "out", "config", "cache_path", "prices", "tokenizer")
 
 
 def _last_part(path: str) -> str:

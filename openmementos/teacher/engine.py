@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import TeacherError
-from .httpclient import AnswerTooLarge, ConnectFailed, RequestTimeout, TransportError, open_pool
+from .httpclient import AnswerTooLarge, ConnectFailed, RequestTimeout, TransportError, open_pool, public_url
 from .limits import RateLimiter
+
+log = logging.getLogger(__name__)
 
 
 class TeacherHTTPError(Exception):
@@ -82,7 +85,7 @@ def answer_text(text: str, secret: str) -> str:
 @dataclass(slots=True)
 class Endpoint:
     base_url: str
-    pool: Any                          # httpclient.ConnectionPool, or ProxiedPool behind a proxy
+    pool: Any                          # httpclient.ConnectionPool
     failures: int = 0                  # consecutive
     out_until: float = 0.0
     structured_output: bool = True     # cleared when the server refuses json_schema
@@ -107,21 +110,20 @@ class Engine:
     failure_threshold: int = 5         # consecutive failures that take an endpoint out
     cooldown: float = 30.0             # seconds out of rotation
     max_backoff: float = 30.0
-    proxied: bool | None = None        # None: through httpx when the environment names a proxy
 
     def __post_init__(self) -> None:
         if not self.base_urls:
             raise TeacherError("no base URL for the teacher", "pass --base-url or set OPENAI_BASE_URL")
-        # Plain HTTP with JSON on a small client of our own, not the SDK over httpx: the SDK's
-        # typed models and httpx's layers cost several times the CPU per request of everything
-        # else in the pipeline (benchmarks/bench_teacher.py).
+        # Plain HTTP with JSON on aiohttp, not the SDK over httpx: the SDK's typed models and
+        # httpx's layers cost several times the CPU per request of everything else in the
+        # pipeline (benchmarks/bench_teacher.py).
         if any(c in self.api_key for c in "\r\n\0") or not self.api_key.isascii():
             raise TeacherError("the API key holds a line break or a non-ASCII character", "check OPENAI_API_KEY or --api-key")
         headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
         self.endpoints = []
         for url in self.base_urls:
             try:
-                pool = open_pool(url, headers, self.timeout, self.concurrency, proxied=self.proxied)
+                pool = open_pool(url, headers, self.timeout, self.concurrency)
             except ValueError as error:
                 raise TeacherError(f"bad base URL {url!r}: {error}", "give an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1") from None
             self.endpoints.append(Endpoint(url, pool))
@@ -150,6 +152,12 @@ class Engine:
         return (isinstance(error, TeacherHTTPError) and error.unreachable and not self.reached
                 and state.attempt_number >= UNREACHABLE_ATTEMPTS)
 
+    def _log_retry(self, state, model: str) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("%s request failed (%s); attempt %d of %d in %.1f s", model, " ".join(str(error).split())[:200],
+                 state.attempt_number + 1, self.max_attempts, wait)
+
     def _wait(self, state) -> float:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TeacherHTTPError) and error.status == 429 and error.retry_after is not None:
@@ -164,7 +172,7 @@ class Engine:
             self._semaphore = asyncio.Semaphore(self.concurrency)
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable), stop=stop_after_attempt(self.max_attempts) | self._never_reached,
-            wait=self._wait, reraise=True,
+            wait=self._wait, reraise=True, before_sleep=lambda state: self._log_retry(state, model),
         )
         async for attempt in retrying:
             with attempt:
@@ -221,11 +229,15 @@ class Engine:
     def _failed(self, endpoint: Endpoint, error: TeacherHTTPError | None) -> None:
         if error is not None and error.status == 429:
             self.limiter.throttled(error.retry_after)
+            log.info("%s is rate limiting (429): every request pauses %.1f s and the rate drops",
+                        public_url(endpoint.base_url), error.retry_after if error.retry_after is not None else 1.0)
             return  # being busy is not being broken: the endpoint stays in rotation
         endpoint.failures += 1
         if endpoint.failures >= self.failure_threshold and len(self.endpoints) > 1:
             endpoint.out_until = time.monotonic() + self.cooldown
             endpoint.failures = 0
+            log.warning("%s failed %d times in a row: out of rotation for %.0f s", public_url(endpoint.base_url),
+                        self.failure_threshold, self.cooldown)
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:

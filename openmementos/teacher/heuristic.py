@@ -43,6 +43,7 @@ from .textfacts import (
     _METHOD_RE,
     _NARRATION_JUDGED,
     _STOPWORDS,
+    _Unit,
     _VERDICT,
     _VERDICT_WORDS,
     _WORD,

