@@ -17,6 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from openmementos.validate import ValidateConfig
+
 from openmementos.errors import ConfigError
 from openmementos.hub.errors import PublishError, ValidationRefused
 from openmementos.hub.push import PushJob, commit_batches, push_to_hub
@@ -99,8 +101,10 @@ def test_pushing_the_same_dataset_again_sends_nothing_and_makes_no_commit(passin
 
 
 def test_a_dataset_that_fails_validation_sends_nothing_at_all(segmented, hub):
+    # the sample passes the default gate; a judge gate above its scores fails some rows
+    strict = ValidateConfig(min_judge_score=9.5)
     with pytest.raises(ValidationRefused, match=r"records pass validation \(\d+\.\d%, --min-pass-rate 1\); nothing was sent") as refused:
-        push_to_hub(job(segmented, hub))
+        push_to_hub(job(segmented, hub, validate=strict))
     assert refused.value.exit_code == 1 and "--write-passing" in refused.value.hint
     assert hub.log == [] and hub.repos == {}
 
@@ -259,7 +263,8 @@ def test_dry_run_lists_every_file_with_its_destination_and_the_card_without_a_re
 
 
 def test_the_command_exits_1_on_a_failing_dataset_and_2_with_one_line_and_a_hint_otherwise(segmented, passing, hub):
-    refused = cli("push-to-hub", str(segmented), "alice/mementos", "--workers", "1", env={"HF_TOKEN": WRITE, "HF_ENDPOINT": hub.endpoint})
+    refused = cli("push-to-hub", str(segmented), "alice/mementos", "--workers", "1", "--min-judge-score", "9.5",
+                  env={"HF_TOKEN": WRITE, "HF_ENDPOINT": hub.endpoint})
     assert refused.returncode == 1 and refused.stderr.startswith("error: refusing to push")
     for args, env, message in [
         (("alice/mementos",), {"HF_HOME": "/nonexistent-home"}, "no Hugging Face token"),

@@ -90,7 +90,7 @@ def test_the_four_histograms_have_titles_axes_and_a_legend_entry_per_domain(shar
     for panel in PANELS:
         ax = figures[panel.name].axes[0]
         assert ax.get_title() == panel.title and ax.get_xlabel().startswith(panel.xlabel) and ax.get_ylabel()
-        labels = [t.get_text() for t in ax.get_legend().get_texts() if not t.get_text().startswith("validate's")]
+        labels = [t.get_text() for t in ax.get_legend().get_texts() if not t.get_text().startswith("target band")]
         assert [label.split(" ")[0] for label in labels] == ["math", "code", "science"]
         assert all("median" in label and "n=" in label for label in labels)
 
@@ -111,21 +111,21 @@ def _stats_with(blocks_per_trace: dict[str, list[int]], ratio: float = 0.4):
         config="full", tokenizer="recorded by segment", files=(), unparsed=0)
 
 
-def test_the_compression_panel_shades_the_band_validate_checks():
+def test_the_compression_panel_shades_the_band_validate_reports():
     plots = pytest.importorskip("openmementos.hub.plots", reason="matplotlib is not installed (pip install '.[hub]')")
-    from openmementos.validate.config import ValidateConfig
+    from openmementos.validate.report import PAPER_BAND
 
     ax = plots.histograms(_stats_with({"math": [3, 4], "code": [2]}, ratio=0.45))["compression_ratio"].axes[0]
-    band = [p for p in ax.patches if str(p.get_label()).startswith("validate's target band")]
+    band = [p for p in ax.patches if str(p.get_label()).startswith("target band")]
     assert len(band) == 1
     xs = band[0].get_path().transformed(band[0].get_patch_transform()).vertices[:, 0]
-    low, high = ValidateConfig().ratio_low, ValidateConfig().ratio_high
+    low, high = PAPER_BAND
     assert np.isclose(xs.min(), low) and np.isclose(xs.max(), high)
     assert ax.get_xlim()[0] <= low and ax.get_xlim()[1] >= 0.45   # the band is in view even when the data are not in it
-    assert "validate's target band 0.10-0.25" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "target band 0.10-0.25 (validate: pooled)" in [t.get_text() for t in ax.get_legend().get_texts()]
     others = plots.histograms(_stats_with({"math": [3, 4]}))
     assert not [p for name in ("blocks_per_sample", "block_size") for p in others[name].axes[0].patches
-                if str(p.get_label()).startswith("validate's")]
+                if str(p.get_label()).startswith("target band")]
 
 
 def test_coinciding_medians_keep_every_colour_and_a_label_each_and_fills_are_light():
@@ -140,7 +140,7 @@ def test_coinciding_medians_keep_every_colour_and_a_label_each_and_fills_are_lig
     assert len(offsets) == 3   # interleaved dashes: each colour shows between the others'
     labels = [t for t in ax.texts if t.get_text() == "4"]
     assert len(labels) == 3 and len({t.xyann[1] for t in labels}) == 3   # stacked, not drawn over each other
-    fills = [p for p in ax.patches if p.get_fill() and not str(p.get_label()).startswith("validate's")]
+    fills = [p for p in ax.patches if p.get_fill() and not str(p.get_label()).startswith("target band")]
     assert fills and all(p.get_alpha() <= 0.15 for p in fills)
 
 

@@ -193,7 +193,8 @@ def test_stage2_batches_hide_finished_block_content_in_the_real_data(run, worksp
     tok = AutoTokenizer.from_pretrained(str(run / "stage1" / "final"))
     ids = memento_token_ids(tok)
     rows = list(iter_rows(resolve_shards([workspace / "shards"])))[:6]
-    examples, _ = encode_rows(rows, tok, ids, 512)
+    # long enough that every row's first block and memento end inside it (blocks are ~400 tokens)
+    examples, _ = encode_rows(rows, tok, ids, 2048)
     batch = MementoCollator(tok.pad_token_id, ids)(examples)
     vis = visible(MaskMetadata(batch["memento_block"], batch["memento_role"], batch["memento_done"]))
     causal = torch.ones(vis.shape[-1], vis.shape[-1]).tril().bool()

@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 
 from .. import logs
+from ..outputs import check_folder
+from ..pipeline import check_paths
 from ..errors import ConfigError
 from ..extras import require
 from ..journal import STATE_DIR
@@ -265,6 +267,8 @@ def segment(
 def _run(job: SegmentJob, console: Console, retry_quarantine: bool, batch_api: bool, batch_poll_seconds: float, level: int):
     """The run, with its log file under the output folder. A run that writes nothing (it failed
     before its first row, or found the run already finished) takes its log file with it."""
+    check_folder(job.out, "--out")   # before the log file goes under it
+    check_paths(job)
     out_existed = job.out.exists()
     before = _journal_size(job.out)
     log_file, keep_log = None, False

@@ -242,9 +242,10 @@ class ServerBackend:
         with the API key taken out of whatever the server said (a 401 may echo it)."""
         import openai
 
-        from ..teacher.openai_teacher import _public_url, _scrub
+        from ..teacher.httpclient import public_url
+        from ..teacher.openai_teacher import _scrub
 
-        where = _public_url(self.base_url)
+        where = public_url(self.base_url)
         try:
             reply = self.client.chat.completions.create(
                 model=self.model, messages=[{"role": "user", "content": problem.prompt()}], seed=seed,

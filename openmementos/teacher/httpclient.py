@@ -207,7 +207,7 @@ async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
             size += len(piece)
             if size > MAX_BODY_BYTES:
                 response.close()   # drop the connection: the rest of the answer is never read
-                raise AnswerTooLarge(f"the answer decompresses to more than {MAX_BODY_BYTES:,} bytes, more than this client reads")
+                raise AnswerTooLarge(f"the answer inflates to more than {MAX_BODY_BYTES:,} bytes, more than this client reads")
             pieces.append(piece)
     except aiohttp.ClientPayloadError as error:
         raise TransportError(f"broken answer body: {_reason(error)}") from None

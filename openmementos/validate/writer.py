@@ -81,7 +81,9 @@ class PassingWriter:
         self.out = out.parent / f".{out.name}.partial"    # renamed to ``out`` when whole
         with writing(self.final, _AGAIN):
             shutil.rmtree(self.out, ignore_errors=True)   # what a killed run left
-            self.out.mkdir(parents=True)
+            # rejects/ even when it stays empty: the layout says "run output" (so a copy that lost
+            # its manifest is caught as unfinished), not a downloaded Hub dataset
+            (self.out / "rejects").mkdir(parents=True)
         self.source = source
         self.open: dict[str, _Shard] = {}
         self.done: dict[str, list[dict[str, Any]]] = {"data": [], "full": [], "passing": [], "rejects": []}
