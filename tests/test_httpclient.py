@@ -306,7 +306,7 @@ def test_a_gzip_bomb_is_cut_at_the_decompressed_size_cap(monkeypatch):
         async def scenario():
             async with ScriptedServer(lambda request: (answer, False)) as url:
                 pool = ConnectionPool(url, {}, 10.0, 1)
-                with pytest.raises(TransportError, match="decompresses to more than 1,048,576 bytes"):
+                with pytest.raises(TransportError, match="inflates to more than 1,048,576 bytes"):
                     await pool.request("POST", "x", b"{}")
                 await pool.aclose()
 
