@@ -114,14 +114,16 @@ def scorer():
         from openmementos.scoring import score_trace
         from openmementos.teacher.heuristic import HeuristicTeacher
     except ImportError:
-        def seeded(sentences: list[str]) -> list[float]:
+        def seeded(sentences: list[str], separators: list[str]) -> list[float]:
             return synthetic(len(sentences), len(sentences))[1]
 
         return "synthetic (seeded)", seeded
     teacher = HeuristicTeacher()
 
-    def heuristic(sentences: list[str]) -> list[float]:
-        trace = Trace(trace_id="bench", problem="", thinking="", answer="", sentences=list(sentences))
+    def heuristic(sentences: list[str], separators: list[str]) -> list[float]:
+        # with the separators, as the pipeline scores: the teacher sees where blank lines are
+        trace = Trace(trace_id="bench", problem="", thinking="", answer="", sentences=list(sentences),
+                      separators=list(separators))
         scored = score_trace(trace, teacher)
         if not isinstance(scored, Trace):  # a skip: fall back to seeded scores for this trace
             return synthetic(len(sentences), len(sentences))[1]
@@ -144,7 +146,7 @@ def bench_real(repeats: int) -> tuple[str, list[dict]]:
     rows = []
     for name, text in texts:
         pieces = split(text, counter)
-        scores = score(pieces.sentences)
+        scores = score(pieces.sentences, pieces.separators)
         split_s, segment_s, total_s = [], [], []
         for _ in range(repeats):
             start = time.process_time()

@@ -10,11 +10,12 @@
 
     python benchmarks/bench_teacher.py                       # 1000 traces, 200 ms, concurrency 128
     python benchmarks/bench_teacher.py --traces 200 --latency 0.05
-    python benchmarks/bench_teacher.py --skip-mix --compare-transports   # aiohttp vs own client vs httpx
+    python benchmarks/bench_teacher.py --skip-mix --compare-transports   # own client vs aiohttp vs httpx
 
-``--compare-transports`` runs the same throughput through three transports in one run: aiohttp
-(the engine's), the hand-written HTTP/1.1 client it replaced (read from git history, commit
-c916041, so it needs a git checkout) and httpx, each behind the engine's pool interface.
+``--compare-transports`` runs the same throughput through three transports in one run: the
+toolkit's own HTTP/1.1 client (``http_direct``, what the engine uses for servers reached
+directly), aiohttp (``http_proxied``, what it uses behind a proxy) and httpx, each behind the
+engine's pool interface.
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from __future__ import annotations
 import argparse
 import bisect
 import datetime
-import importlib.util
 import json
 import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -103,22 +102,6 @@ def _run(input_path: Path, out: Path, base_url: str, concurrency: int, in_flight
     return summary, wall, cpu, manifest["cost"]["roles"]
 
 
-OWN_CLIENT_COMMIT = "c916041"   # the last commit that shipped the hand-written HTTP/1.1 client
-
-
-def _own_client_pool():
-    """The removed hand-written client's ConnectionPool, loaded from git history."""
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{OWN_CLIENT_COMMIT}:openmementos/teacher/httpclient.py"],
-                            capture_output=True, text=True, check=True).stdout
-    path = Path(tempfile.mkdtemp()) / "own_httpclient.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("own_httpclient", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module.ConnectionPool
-
-
 class _HttpxPool:
     """The engine's pool interface over httpx, one pool of ``max_connections``."""
 
@@ -143,13 +126,14 @@ class _HttpxPool:
         await self._client.aclose()
 
 
-def throughput(traces: int, latency: float, concurrency: int, in_flight: int, transport: str = "aiohttp") -> dict:
+def throughput(traces: int, latency: float, concurrency: int, in_flight: int, transport: str = "own") -> dict:
     from openmementos.teacher import engine
+    from openmementos.teacher.http_proxied import ProxiedPool
 
-    pools = {"aiohttp": None, "own": _own_client_pool, "httpx": lambda: _HttpxPool}
+    pools = {"own": None, "aiohttp": ProxiedPool, "httpx": _HttpxPool}
     real_open_pool = engine.open_pool
     if pools[transport] is not None:
-        engine.open_pool = pools[transport]()
+        engine.open_pool = pools[transport]
     try:
         return _throughput(traces, latency, concurrency, in_flight) | {"transport": transport}
     finally:
@@ -225,17 +209,17 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=256, help="traces in flight")
     parser.add_argument("--skip-mix", action="store_true", help="only the throughput run")
     parser.add_argument("--compare-transports", action="store_true",
-                        help="run the throughput through aiohttp, the removed own HTTP client and httpx (same run)")
-    parser.add_argument("--transports", default="aiohttp,own,httpx",
+                        help="run the throughput through the own HTTP client, aiohttp and httpx (same run)")
+    parser.add_argument("--transports", default="own,aiohttp,httpx",
                         help="with --compare-transports: which, in this order (the order a run measures them in)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    transports = args.transports.split(",") if args.compare_transports else ["aiohttp"]
+    transports = args.transports.split(",") if args.compare_transports else ["own"]
     for transport in transports:   # warm-up, discarded: the first run would pay every import
         throughput(20, 0.0, args.concurrency, args.in_flight, transport)
     result = {"machine": machine(), "date": str(datetime.date.today()), "load_average_before": os.getloadavg()}
     for transport in transports:
-        key = "throughput" if transport == "aiohttp" else f"throughput_{transport}"
+        key = "throughput" if transport == "own" else f"throughput_{transport}"
         result[key] = throughput(args.traces, args.latency, args.concurrency, args.in_flight, transport)
         result[key]["load_average_after"] = os.getloadavg()
     if not args.skip_mix:

@@ -37,6 +37,7 @@ from .records import Skip, Trace
 
 _EPS = 1e-9          # slack on pruning tests; solutions closer than this to f* are ties
 _TOP_NODES = 64      # cap on top-scored boundaries used by the incumbent heuristic
+_INCUMBENT_LEVELS = 3  # the incumbent also tries boundaries within 1 and 2 grid steps of the top
 _UNREACHABLE = 1 << 40  # a deficit standing for "no segmentation fits"
 _QUICK_PAIRS = 40_000  # candidate states a first search may take before it is deemed big
 _TOO_BIG = "too big"
@@ -233,10 +234,22 @@ class _BranchAndBound:
     # -- incumbents ------------------------------------------------------------------------
 
     def _incumbent(self) -> tuple[float, list[int]] | None:
-        """The best segmentation cutting only at top-scored boundaries (exact for that sub-problem)."""
+        """A good segmentation to start from: for the top-scored boundaries, and again for those
+        within one and two grid steps of the top, the least-squares segmentation per K (exact for
+        that sub-problem), valued by the objective. When top scores are rare (a teacher keeping
+        3 for the strongest breaks), cutting only there is a poor start and the search grows."""
         best = None
+        for level in range(_INCUMBENT_LEVELS):
+            found = self._incumbent_at(level)
+            if found is not None and (best is None or found[0] > best[0]):
+                best = found
+            if level == 0 and found is not None and len(found[1]) + 1 >= self.kmax:
+                break  # as many blocks as can be: lower levels cannot add any
+        return best
+
+    def _incumbent_at(self, level: int) -> tuple[float, list[int]] | None:
         n, P = self.n, self.P
-        tops = np.flatnonzero(self.delta[1:n] == 0) + 1
+        tops = np.flatnonzero(self.delta[1:n] <= level) + 1
         if len(tops) > _TOP_NODES:  # evenly thinned: still a valid heuristic, and a small DP
             tops = tops[np.linspace(0, len(tops) - 1, _TOP_NODES).round().astype(np.int64)]
         nodes = np.concatenate(([0], tops, [n]))
@@ -246,6 +259,7 @@ class _BranchAndBound:
         squares = np.full(len(nodes), np.inf)
         squares[0] = 0.0
         parents = []
+        best = None
         for k in range(1, min(self.kmax, len(nodes) - 1) + 1):
             total = squares[:, None] + cost
             parents.append(np.argmin(total, axis=0))
@@ -253,13 +267,14 @@ class _BranchAndBound:
             if not np.isfinite(squares).any():
                 break
             if k >= max(self.kmin, 2) and np.isfinite(squares[-1]):
-                value = float(self._value(k, 0, squares[-1]))
+                cuts, at = [], len(nodes) - 1
+                for parent in reversed(parents[1:]):
+                    at = int(parent[at])
+                    cuts.append(int(nodes[at]))
+                cuts.reverse()
+                value = float(self._value(k, int(self.delta[cuts].sum()), squares[-1]))
                 if best is None or value > best[0]:
-                    cuts, at = [], len(nodes) - 1
-                    for parent in reversed(parents[1:]):
-                        at = int(parent[at])
-                        cuts.append(int(nodes[at]))
-                    best = (value, cuts[::-1])
+                    best = (value, cuts)
         return best
 
     def _any_feasible(self) -> tuple[float, list[int]] | None:

@@ -1,4 +1,5 @@
-"""The teacher's HTTP transport (aiohttp under the engine's pool interface) on real sockets.
+"""The teacher's HTTP transports on real sockets: the aiohttp pool whole, and both pools against
+what a hostile server may send.
 
 A scripted raw TCP server answers each request with exact bytes, so every framing the transport
 must read (Content-Length, chunked in pieces, body-until-close, interim 100, gzip) and every way
@@ -22,59 +23,22 @@ import pytest
 
 from openmementos.teacher import httpclient
 from openmementos.teacher.engine import Engine
-from openmementos.teacher.httpclient import ConnectFailed, ConnectionPool, RequestTimeout, TransportError, proxy_for, uses_proxy
+from openmementos.teacher.http_direct import DirectPool
+from openmementos.teacher.http_proxied import ProxiedPool
+from openmementos.teacher.httpclient import ConnectFailed, RequestTimeout, TransportError, open_pool, proxy_for, uses_proxy
 from openmementos.testing import FakeOpenAI
+from scripted_http import ScriptedServer, _ok, _run
+
+# The aiohttp pool (behind proxies) is tested whole here, the direct client in test_http_direct.py;
+# the tests a hand-written client must pass like a library (injection, the size cap, fuzzed
+# answers, TLS) run on both through ``any_pool``.
+ConnectionPool = ProxiedPool
 
 
-class ScriptedServer:
-    """Reads each request whole, records it, and writes what ``answer(request)`` returns:
-    a list of byte pieces (sent with a short pause between them) and whether to close after."""
-
-    def __init__(self, answer) -> None:
-        self.answer = answer
-        self.requests: list[dict] = []
-        self.connections = 0
-
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/v1"
-
-    async def __aexit__(self, *exc) -> None:
-        await asyncio.sleep(0.05)  # let the handlers see their connections close
-        self.server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        connection = self.connections
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                request = {"line": lines[0], "headers": headers, "body": body, "connection": connection}
-                self.requests.append(request)
-                pieces, close = self.answer(request)
-                for piece in pieces:
-                    writer.write(piece)
-                    await writer.drain()
-                    await asyncio.sleep(0.01)
-                if close:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-def _ok(body: bytes, *extra: str) -> bytes:
-    head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + "".join(f"{h}\r\n" for h in extra)
-    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
-
-
-def _run(coro):
-    return asyncio.run(coro)
+@pytest.fixture(params=["direct", "aiohttp"])
+def any_pool(request, monkeypatch):
+    monkeypatch.setitem(globals(), "ConnectionPool", {"direct": DirectPool, "aiohttp": ProxiedPool}[request.param])
+    return request.param
 
 
 def _one_after_another(answer, count: int, base_suffix: str = "", path: str = "x") -> tuple[ScriptedServer, list]:
@@ -273,7 +237,7 @@ def test_no_answer_within_the_timeout_and_a_refused_port_are_reported():
     _run(scenario())
 
 
-def test_header_injection_and_non_http_urls_are_refused():
+def test_header_injection_and_non_http_urls_are_refused(any_pool):
     with pytest.raises(ValueError, match="line break"):
         ConnectionPool("http://127.0.0.1:1/v1", {"Authorization": "Bearer k\r\nX-Evil: 1"}, 1.0, 1)
     with pytest.raises(ValueError, match="not an http"):
@@ -282,7 +246,7 @@ def test_header_injection_and_non_http_urls_are_refused():
         ConnectionPool("http://127.0.0.1:1/v1", {"X-Evil\r\nHost": "x"}, 1.0, 1)
 
 
-def test_line_breaks_in_the_path_or_query_cannot_start_a_new_header_line():
+def test_line_breaks_in_the_path_or_query_cannot_start_a_new_header_line(any_pool):
     server, _ = _one_after_another(lambda request: ([_ok(b"ok")], False), 1, "/a\r\nX-Evil: 1?q=1\r\nX-Evil: 2", "b\r\nX-Evil: 3")
     request = server.requests[0]
     assert "x-evil" not in request["headers"]
@@ -290,7 +254,7 @@ def test_line_breaks_in_the_path_or_query_cannot_start_a_new_header_line():
     assert request["line"] == "POST /v1/aX-Evil:%201/b%0D%0AX-Evil:%203?q=1X-Evil:%202 HTTP/1.1"
 
 
-def test_a_gzip_bomb_is_cut_at_the_decompressed_size_cap(monkeypatch):
+def test_a_gzip_bomb_is_cut_at_the_decompressed_size_cap(monkeypatch, any_pool):
     # 64 MiB of zeros compress to about 64 KiB: the transport must stop inflating at the cap
     # (here lowered to 1 MiB), not decompress the whole answer first and measure it after
     monkeypatch.setattr(httpclient, "MAX_BODY_BYTES", 2**20)
@@ -317,7 +281,7 @@ def test_a_gzip_bomb_is_cut_at_the_decompressed_size_cap(monkeypatch):
     assert response.body == bytes(64 * 2**20)
 
 
-def test_an_answer_announcing_more_than_the_cap_is_refused_before_reading_it(monkeypatch):
+def test_an_answer_announcing_more_than_the_cap_is_refused_before_reading_it(monkeypatch, any_pool):
     monkeypatch.setattr(httpclient, "MAX_BODY_BYTES", 1000)
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n"
 
@@ -331,7 +295,7 @@ def test_an_answer_announcing_more_than_the_cap_is_refused_before_reading_it(mon
     _run(scenario())
 
 
-def test_fuzzed_answers_give_a_response_or_a_transport_error_never_a_crash_or_a_hang():
+def test_fuzzed_answers_give_a_response_or_a_transport_error_never_a_crash_or_a_hang(any_pool):
     # Each of many mutations of well-formed answers (bytes flipped, dropped, repeated, cut) must
     # end in a Response or a TransportError within the timeout: no other exception escapes.
     valid = [
@@ -414,11 +378,13 @@ def test_requests_to_a_remote_host_go_through_the_proxy_and_no_proxy_sends_them_
         proxy = ScriptedServer(lambda request: ([_ok(b'{"via": "proxy"}')], False))
         async with proxy as proxy_url:
             monkeypatch.setenv("HTTP_PROXY", proxy_url.rsplit("/", 1)[0])
-            pool = ConnectionPool("http://teacher.invalid:8000/v1", {"Authorization": "Bearer k"}, 5.0, 2)
+            pool = open_pool("http://teacher.invalid:8000/v1", {"Authorization": "Bearer k"}, 5.0, 2)
+            assert isinstance(pool, ProxiedPool)
             answers = [await pool.request("POST", "chat/completions", b"{}") for _ in range(2)]
             await pool.aclose()
             monkeypatch.setenv("NO_PROXY", "teacher.invalid")
-            direct = ConnectionPool("http://teacher.invalid:8000/v1", {}, 5.0, 2)
+            direct = open_pool("http://teacher.invalid:8000/v1", {}, 5.0, 2)
+            assert isinstance(direct, DirectPool)
             with pytest.raises(ConnectFailed, match="teacher.invalid:8000"):
                 await direct.request("POST", "chat/completions", b"{}")
             await direct.aclose()
@@ -482,7 +448,7 @@ def self_signed(tmp_path_factory):
     return key, cert
 
 
-def test_https_verifies_the_certificate_and_trusts_a_ca_named_by_ssl_cert_file(self_signed, monkeypatch):
+def test_https_verifies_the_certificate_and_trusts_a_ca_named_by_ssl_cert_file(self_signed, monkeypatch, any_pool):
     key, cert = self_signed
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)

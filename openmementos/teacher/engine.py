@@ -85,7 +85,7 @@ def answer_text(text: str, secret: str) -> str:
 @dataclass(slots=True)
 class Endpoint:
     base_url: str
-    pool: Any                          # httpclient.ConnectionPool
+    pool: Any                          # http_direct.DirectPool, or http_proxied.ProxiedPool behind a proxy
     failures: int = 0                  # consecutive
     out_until: float = 0.0
     structured_output: bool = True     # cleared when the server refuses json_schema

@@ -93,7 +93,13 @@ def _unfence(content: str) -> str:
 
 
 def _decode(content: str) -> Any:
-    return _whole_text(json.loads(_unfence(content)))
+    text = _unfence(content)
+    value = json.loads(text)
+    # a lone surrogate can only come from a \\uD8xx-\\uDFxx escape: most answers hold none
+    return _whole_text(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _whole_text(value: Any) -> Any:
@@ -254,7 +260,8 @@ class OpenAITeacher:
 
         The answer is not cached here: :meth:`_ask` keeps it only once it passed validation."""
         params = config.params(max_tokens)
-        key = cache_key({
+        # the key (JSON of the whole request, hashed) only where something reads it
+        key = "" if self.cache is None and self.defer is None else cache_key({
             "model": config.model,
             "endpoint_class": self.endpoint_class,
             "messages": messages,
