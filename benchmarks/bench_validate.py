@@ -5,7 +5,8 @@ Builds a corpus once (``make_sample.py`` traces through ``segment``, then its ro
 with fresh trace ids into shards of 1,000 rows in the segment layout, with a manifest), then runs
 ``validate`` in fresh processes and samples the memory of each process tree through /proc:
 
-- the offline checks on the full config with 1 and 2 workers (the baseline is 1 worker);
+- the offline checks on the full config with 1 and 2 workers, with and without the checks issue 11
+  added (the baseline is 1 worker without them);
 - the default config (blocks and mementos parsed from ``response``, every token counted);
 - the full config with ``--recount`` (every token counted, as a third-party file would need);
 - the same runs at 2,000 and at 20,000 records, to show that peak memory does not grow;
@@ -123,16 +124,22 @@ _RUN = """
 import json, sys
 from openmementos.validate import ValidateConfig, ValidateJob, validate
 path, config, workers, recount = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-s = validate(ValidateJob(path, ValidateConfig(recount=recount), input_config=config, workers=workers))
+skip = tuple(name for name in sys.argv[5].split(",") if name)
+s = validate(ValidateJob(path, ValidateConfig(recount=recount, skip=skip), input_config=config, workers=workers))
 print(json.dumps({"records": s.report.records, "seconds": s.seconds, "pass_rate": s.report.pass_rate,
                   "integrity": len(s.report.integrity)}))
 """
 
 
-def measure(path: Path, config: str, workers: int, recount: bool = False) -> dict:
+# the checks issue 11 added (numbers in context, memento order, inflated mementos): skipping them
+# measures what validate cost before them, in the same run
+ISSUE_11_CHECKS = ("faithfulness.changed_number", "faithfulness.order", "sizes.inflated")
+
+
+def measure(path: Path, config: str, workers: int, recount: bool = False, skip: tuple[str, ...] = ()) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done, rss, pss = run_watched([sys.executable, "-c", _RUN, str(path), config, str(workers), "1" if recount else "0"])
+    done, rss, pss = run_watched([sys.executable, "-c", _RUN, str(path), config, str(workers), "1" if recount else "0", ",".join(skip)])
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # the whole tree, startup included
@@ -178,7 +185,9 @@ def main() -> None:
     print(f"machine: {machine()}; {datetime.date.today().isoformat()}", flush=True)
     large, small = build_corpus(args.work, args.records, args.base_traces), build_corpus(args.work, args.small, args.base_traces)
     runs = [
-        ("full config, 1 worker (baseline)", large, "full", 1, False),
+        ("full config, 1 worker, without the issue-11 checks (baseline)", large, "full", 1, False, ISSUE_11_CHECKS),
+        ("full config, 1 worker", large, "full", 1, False),
+        ("full config, 2 workers, without the issue-11 checks", large, "full", 2, False, ISSUE_11_CHECKS),
         ("full config, 2 workers", large, "full", 2, False),
         ("full config, 2 workers, --recount", large, "full", 2, True),
         ("default config (response parsed, every token counted), 2 workers", large, "default", 2, False),
@@ -187,8 +196,8 @@ def main() -> None:
     ]
     print("\n| run | records | seconds | records/s | CPU s (tree) | records per CPU s | peak RSS of tree (MiB) | peak PSS of tree (MiB) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, path, config, workers, recount in runs:
-        m = measure(path, config, workers, recount)
+    for name, path, config, workers, recount, *skip in runs:
+        m = measure(path, config, workers, recount, skip[0] if skip else ())
         assert m["integrity"] == 0, "the corpus manifest does not match its shards"
         print(f"| {name} | {m['records']:,} | {m['seconds']:.1f} | {m['rate']:,.0f} | {m['cpu']:.1f} | {m['records'] / m['cpu']:,.0f} "
               f"| {m['rss_mib']:.0f} | {m['pss_mib']:.0f} |", flush=True)

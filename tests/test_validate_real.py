@@ -362,3 +362,19 @@ def test_every_real_memento_output_passes_with_no_error_and_no_warning_under_the
                "domain": "math", "source": data.get("problem_source", ""), "difficulty": 5}
         (record,) = results(write_jsonl(tmp_path / f"{path.stem}.jsonl", [row]), tmp_path)
         assert record["errors"] == [] and record["warnings"] == [], (path.name, record)
+
+
+def test_a_long_run_of_decimals_in_a_formula_is_read_in_linear_time():
+    # "354.15" repeated: the old formula-tail pattern split the digits and dots every possible way
+    # (hours for this line); a subprocess, because a regex in C ignores signals
+    import subprocess
+    import sys
+
+    code = ("from openmementos.validate.claims import Sources, changed_numbers\n"
+            "sources = Sources()\n"
+            "sources.add('The volume is V = ' + '354.15' * 400 + ' \\\\approx 1.86 L, as before.')\n"
+            "assert changed_numbers('V = 1.86 L.', sources) == []\n"
+            "assert changed_numbers('V = 2.86 L.', sources) != []\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr

@@ -22,9 +22,10 @@ traces: none of their clean rows is flagged (``benchmarks/bench_fidelity.py``).
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .numerals import canonical, values
@@ -40,23 +41,30 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n[ \t]*\n")
 _CLAUSE = re.compile(r";|(?<=[.!?])\s+|\n|,\s+(?=[A-Za-z])|:\s+|=>|⇒|->|→|\\implies|\\Rightarrow")
 _NUMBER = re.compile(r"(?<![A-Za-z_\d.])(\d+(?:\.\d+)?)")
 _BOUND = re.compile(r"([A-Za-z][A-Za-z_]*)\s*(?:\(\s*[^()]{0,12}\))?\s*(?:=|:=|\bis\b|\bequals\b|≈|\\approx)\s*[-(\s]*$")
-_CHAIN = re.compile(r"[^=<>≈,;:]+(?:\s*=\s*[^=<>≈,;:]+)+")
+_CHAIN_BREAK = re.compile(r"[<>≈,;:]")   # what ends an = chain (plain text scans, no backtracking)
 _PURE = re.compile(r"^[\d\s.+\-*/^()]+$")
 _PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
-_FORMULA = re.compile(r"[\w+\-*/^()\[\]|.']*(?:[A-Za-z][\w+\-*/^()\[\]|.']*\d|\d[\w+\-*/^()\[\]|.']*[A-Za-z])[\w+\-*/^()\[\]|.']*")
+_FORMULA_CHAR = r"[\w+\-*/^()\[\]|.']"
+# a run of formula characters that holds a digit; it starts where a run starts, so it scans in linear time
+_FORMULA = re.compile(rf"(?<!{_FORMULA_CHAR}){_FORMULA_CHAR}*\d{_FORMULA_CHAR}*")
+_LETTERS = re.compile(r"[A-Za-z]+")
+_DIGIT = re.compile(r"\d")
 _FORMULA_NOISE = re.compile(r"[()\[\]|'\s]")
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
-_SPACED_SIGN = re.compile(r"\s*([-+*/^])\s*|(?<=[(|])\s+|\s+(?=[)|])")
+_SPACED_SIGN = re.compile(r"\s+(?=[-+*/^)|])|(?<=[-+*/^(|])\s+")  # spaces around signs, inside brackets
 _IMPLICIT = re.compile(r"\*(?=\s*[A-Za-z])")
 _NAME_NOISE = re.compile(r"[\s()\[\]{}]")
 # a run of formula tokens: one- or two-letter names (not short words), numbers, signs, brackets
 _MATH_TOKEN = (r"(?:(?<![A-Za-z])(?!(?:if|is|in|of|to|so|as|at|by|be|we|or|an|on|it|no|do|and|the|for)(?![A-Za-z]))"
-               r"[A-Za-z]{1,2}(?![A-Za-z])|[\d.]+|[-+*/^()\[\]{}|_'])")
+               r"[A-Za-z]{1,2}(?![A-Za-z])|[\d.]+(?![\d.])|[-+*/^()\[\]{}|_'])")  # whole numbers only: no backtracking
 _LAST_WORD = re.compile(r"(?<![\w'])[A-Za-z][A-Za-z_]{2,14}$")
 _MATH_TAIL = re.compile(rf"(?:{_MATH_TOKEN}\s*)*$", re.IGNORECASE)
 _MATH_HEAD = re.compile(rf"(?:\s*{_MATH_TOKEN})*", re.IGNORECASE)
 _WINDOW = 3            # sentences a fact may spread over
+_SPACES = re.compile(r"\s+")
+_NEEDS_VALUES = re.compile(r"\d,\d|/|frac")
 _SHORT_NAME = 15       # longest left-hand side kept as a binding
+_LONGEST_SIDE = 120    # the end of a side read for its formula (searching all of a long prose side is quadratic)
 _OPERATOR = re.compile(r"[-+*/^]")
 _FORMULA_WORD = 6      # a longer word glued to a number is prose ("type2"), not a formula
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -78,26 +86,71 @@ def _numbers(text: str) -> set[str]:
 class Sources:
     """What a memento may know, indexed once per record and grown one block and memento at a time."""
 
-    windows: list[str] = field(default_factory=list)
-    by_value: dict[str, set[int]] = field(default_factory=dict)
+    sentences: list[str] = field(default_factory=list)        # every source sentence, in order
+    first: list[int] = field(default_factory=list)            # per sentence: the first sentence of its text
+    by_value: dict[str, set[int]] = field(default_factory=dict)  # value -> sentences that hold it
     bindings: dict[str, set[str]] = field(default_factory=dict)
     formulas: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
-    squeezed: list[str] = field(default_factory=list)   # the texts without spaces (written slips)
+    texts: list[str] = field(default_factory=list)      # the texts in plain spelling
+    squeezed: list[str] = field(default_factory=list)   # the first of them without spaces (read only for a slip)
+    pending: list[str] = field(default_factory=list)    # texts not yet read for bindings and formulas
 
     def add(self, text: str) -> None:
         clean = plain(text)
-        sentences = [s for s in _SENTENCE.split(clean) if s.strip()]
-        found = [_numbers(s) | values(s) for s in sentences]  # each sentence read once
-        for width in range(1, _WINDOW + 1):
-            for start in range(len(sentences) - width + 1):
-                for value in set().union(*found[start:start + width]):
-                    self.by_value.setdefault(value, set()).add(len(self.windows))
-                self.windows.append(" ".join(sentences[start:start + width]))
-        for name, stated in _bindings(clean).items():
-            self.bindings.setdefault(name, set()).update(stated)
-        for skeleton, stated in _formulas(clean).items():
-            self.formulas.setdefault(skeleton, set()).update(stated)
-        self.squeezed.append(re.sub(r"\s+", "", clean))
+        first = len(self.sentences)
+        for sentence in _SENTENCE.split(clean):
+            if not sentence.strip():
+                continue
+            found = _numbers(sentence)
+            if _NEEDS_VALUES.search(sentence):  # what only the numerals reader sees: 1,000 and 3/4
+                found |= values(sentence)
+            for value in found:
+                self.by_value.setdefault(value, set()).add(len(self.sentences))
+            self.sentences.append(sentence)
+            self.first.append(first)
+        self.pending.append(clean)
+        self.texts.append(clean)
+
+    def windows_with(self, numbers: set[str]) -> Iterator[tuple[int, int]]:
+        """The windows (``start``, ``end``) of at most ``_WINDOW`` sentences of one text that hold
+        every number of ``numbers``, found from the sentences of its rarest number (lazily: most
+        callers stop at the first)."""
+        hits = [self.by_value.get(number) for number in numbers]
+        if not all(hits):
+            return
+        rarest = min(hits, key=len)
+        for at in sorted(rarest):
+            for start in range(max(self.first[at], at - _WINDOW + 1), at + 1):
+                for end in range(at + 1, min(start + _WINDOW, len(self.sentences)) + 1):
+                    if self.first[end - 1] == self.first[start] and all(
+                            any(k in hit for k in range(start, end)) for hit in hits):
+                        yield start, end
+
+    def near(self, numbers: set[str], pattern: re.Pattern[str]) -> bool:
+        """Whether ``pattern`` occurs in a window that holds every number of ``numbers``."""
+        seen: dict[int, bool] = {}
+        for start, end in self.windows_with(numbers):
+            for k in range(start, end):
+                if k not in seen:
+                    seen[k] = pattern.search(self.sentences[k]) is not None
+                if seen[k]:
+                    return True
+        return False
+
+    def writes(self, squeezed: str) -> bool:
+        """Whether a source writes ``squeezed`` (spaces aside): the trace's own slip is no new error."""
+        self.squeezed.extend(_SPACES.sub("", text) for text in self.texts[len(self.squeezed):])
+        return any(squeezed in text for text in self.squeezed)
+
+    def _index(self) -> None:
+        """Read the ``name = value`` statements and formulas of the texts added since the last call
+        (only a memento that states some needs them, so most texts are never read for them)."""
+        for clean in self.pending:
+            for name, stated in _bindings(clean).items():
+                self.bindings.setdefault(name, set()).update(stated)
+            for skeleton, stated in _formulas(clean).items():
+                self.formulas.setdefault(skeleton, set()).update(stated)
+        self.pending.clear()
 
 
 def changed_numbers(memento: str, sources: Sources) -> list[str]:
@@ -108,11 +161,14 @@ def changed_numbers(memento: str, sources: Sources) -> list[str]:
         reason = _uncorroborated(clause, sources) or _false_arithmetic(clause, sources)
         if reason:
             found.append(reason)
-    for name, value in dict.fromkeys(_statements(clean)):
+    statements, formulas = _statements(clean), _formulas(clean)
+    if statements or formulas:
+        sources._index()
+    for name, value in dict.fromkeys(statements):
         known = sources.bindings.get(name, set())
         if len(known) == 1 and value not in known:
             found.append(f"{name} = {value} where the trace has {name} = {_show(known)}")
-    for skeleton, stated in _formulas(clean).items():
+    for skeleton, stated in formulas.items():
         known = sources.formulas.get(skeleton)
         if known and not stated <= known:
             found.append(f"{_fill(skeleton, sorted(stated - known)[0])} where the trace writes "
@@ -124,35 +180,44 @@ def _uncorroborated(clause: str, sources: Sources) -> str | None:
     numbers = _numbers(clause)
     if not numbers:
         return None
-    together: set[int] | None = None
-    for number in numbers:
-        hits = sources.by_value.get(number, set())
-        together = hits if together is None else together & hits
-        if not together:
-            return f"{clause.strip()!r}: its numbers never appear together in the trace"
+    if next(sources.windows_with(numbers), None) is None:
+        return f"{clause.strip()!r}: its numbers never appear together in the trace"
     for match in _NUMBER.finditer(clause):
         bound = _BOUND.search(clause[: match.start()])
         if bound is None:
             continue
         name = bound.group(1).lower()
-        stem = re.compile(rf"(?i)(?<![A-Za-z]){re.escape(name.rstrip('s') if len(name) > 3 else name)}")
-        if not any(stem.search(sources.windows[k]) for k in together):
+        stem = _stem(name.rstrip("s") if len(name) > 3 else name)
+        if not sources.near(numbers, stem):
             return f"{clause.strip()!r}: {match.group(1)} never appears with {name!r} in the trace"
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _stem(word: str) -> re.Pattern[str]:
+    """``word`` at the start of a word, any case (``radius`` finds "Radius" and "radii" finds "radii")."""
+    return re.compile(rf"(?i)(?<![A-Za-z]){re.escape(word)}")
+
+
 def _false_arithmetic(clause: str, sources: Sources) -> str | None:
-    for chain in _CHAIN.findall(clause):
+    for chain in _chains(clause):
         sides = [s.strip() for s in chain.split("=")]
         for left, right in zip(sides, sides[1:]):
             a, b = _evaluate(left), _evaluate(right)
             if a is None or b is None or (_PLAIN.fullmatch(left) and _PLAIN.fullmatch(right)):
                 continue  # not both computed, or two bare numbers ("10 = 3": a label)
             tolerance = max(_rounding(left), _rounding(right)) + 1e-9 * max(abs(a), abs(b), 1)
-            slip = re.sub(r"\s+", "", f"{left}={right}")
-            if abs(a - b) > tolerance and not any(slip in text for text in sources.squeezed):
+            slip = _SPACES.sub("", f"{left}={right}")
+            if abs(a - b) > tolerance and not sources.writes(slip):
                 return f"{left} = {right} does not hold"
     return None
+
+
+def _chains(clause: str) -> list[str]:
+    """The pieces of ``clause`` that hold an ``=`` between relation signs and commas."""
+    if "=" not in clause:
+        return []
+    return [piece for piece in _CHAIN_BREAK.split(clause) if "=" in piece and piece.strip("= \t")]
 
 
 def _evaluate(side: str) -> float | None:
@@ -200,7 +265,9 @@ def _statements(clean: str) -> list[tuple[str, str]]:
     plain number (``h = 2r = 6``, ``72 = ((r+s)/2)*6``), names without spaces or brackets."""
     out: list[tuple[str, str]] = []
     for clause in _CLAUSE.split(clean):
-        for chain in _CHAIN.findall(clause):
+        for chain in _chains(clause):
+            if not _DIGIT.search(chain):
+                continue  # no number to bind
             for sides in _formula_chains([s.strip().rstrip(".,;:!?").strip() for s in chain.split("=")]):
                 ends = [side for side in (sides[-1], sides[0]) if _PLAIN.fullmatch(side)]
                 if not ends:
@@ -216,39 +283,41 @@ def _statements(clean: str) -> list[tuple[str, str]]:
 def _formula_chains(sides: list[str]) -> list[list[str]]:
     """The = chains a run of sides holds: words cut it ("r+s = 2l with l = 12" is two chains),
     and the words before its first side or after its last are not part of it."""
-    chains, current = [], []
-    for k, side in enumerate(sides):
+    chains, current = [], [_tail(sides[0])]
+    for k in range(1, len(sides)):
+        side = sides[k]
         head = _MATH_HEAD.match(side).group(0).strip()
-        tail = _MATH_TAIL.search(side).group(0).strip()
-        word = _LAST_WORD.search(side)
-        if not tail and word:  # a named quantity: "Radius = 3", "the area = 72"
-            tail = word.group(0)
-        whole = head == side.strip()
-        if k == 0:
-            current = [tail]
-        elif whole:
-            current.append(head)
-        else:
-            current.append(head)
+        current.append(head)
+        if head != side.strip() and k < len(sides) - 1:  # words cut the chain; the last side starts none
             chains.append(current)
-            current = [tail]
+            current = [_tail(side)]
     chains.append(current)
     return [[side for side in chain if side] for chain in chains if sum(bool(side) for side in chain) >= 2]
+
+
+def _tail(side: str) -> str:
+    """The formula a side ends on, else its last word (a named quantity: "the area = 72")."""
+    tail = _MATH_TAIL.search(side, max(0, len(side) - _LONGEST_SIDE)).group(0).strip()
+    if tail:
+        return tail
+    word = _LAST_WORD.search(side, max(0, len(side) - 16))
+    return word.group(0) if word else ""
 
 
 def _formulas(clean: str) -> dict[str, set[tuple[str, ...]]]:
     """Formulas with letters and numbers, by skeleton (numbers replaced by ``#``): ``2l`` -> ``#l``."""
     out: dict[str, set[tuple[str, ...]]] = {}
     # one spelling: no spaces around signs ("r - s" is "r-s"), implicit products ("6*sqrt" is "6sqrt")
-    tight = _IMPLICIT.sub("", _SPACED_SIGN.sub(lambda m: m.group(1) or "", clean))
+    tight = _IMPLICIT.sub("", _SPACED_SIGN.sub("", clean))
     for match in _FORMULA.finditer(tight):
-        token = _FORMULA_NOISE.sub("", match.group(0)).strip(".-+/^").lower()
-        if not re.search(r"[a-z]", token) or not re.search(r"\d", token) or len(token) > 40:
+        run = match.group(0)
+        if "_" in run or "**" in run or not _OPERATOR.search(run) or not _LETTERS.search(run):
+            continue  # a name ("3a", "a_40"), emphasis or a plain number, not a formula
+        token = _FORMULA_NOISE.sub("", run).strip(".-+/^").lower()
+        if not _DIGIT.search(token) or len(token) > 40 or not _OPERATOR.search(token):
             continue
-        if any(len(word) > _FORMULA_WORD for word in re.findall(r"[a-z]+", token)):
+        if any(len(word) > _FORMULA_WORD for word in _LETTERS.findall(token)):
             continue
-        if not _OPERATOR.search(token) or "_" in token or "**" in token:
-            continue  # a name ("3a", "a_40") or emphasis, not a formula: any number may go there
         out.setdefault(_DIGITS.sub("#", token), set()).add(tuple(_DIGITS.findall(token)))
     return out
 
