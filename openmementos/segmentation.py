@@ -37,7 +37,7 @@ from .records import Skip, Trace
 
 _EPS = 1e-9          # slack on pruning tests; solutions closer than this to f* are ties
 _TOP_NODES = 64      # cap on top-scored boundaries used by the incumbent heuristic
-_INCUMBENT_LEVELS = 3  # the incumbent also tries boundaries within 1 and 2 grid steps of the top
+_INCUMBENT_LEVELS = 3  # a big search also starts from boundaries within 1 and 2 grid steps of the top
 _UNREACHABLE = 1 << 40  # a deficit standing for "no segmentation fits"
 _QUICK_PAIRS = 40_000  # candidate states a first search may take before it is deemed big
 _TOO_BIG = "too big"
@@ -203,7 +203,7 @@ class _BranchAndBound:
 
     def solve(self) -> list[int] | None:
         one_block = (0.0, []) if self.kmin <= 1 and self.lo <= self.N <= self.hi else None
-        best = max((c for c in (one_block, self._incumbent()) if c is not None), key=lambda c: c[0], default=None)
+        best = max((c for c in (one_block, self._incumbent(range(1))) if c is not None), key=lambda c: c[0], default=None)
         self._tables(best[0] if best else -math.inf)
         if best is None:
             best = self._any_feasible()
@@ -211,6 +211,12 @@ class _BranchAndBound:
                 return None
         found = self._search(best[0], None, budget=_QUICK_PAIRS)
         if found is _TOO_BIG:
+            # when top scores are rare (a teacher keeping 3 for the strongest breaks), cutting only
+            # there is a poor start: also start from the boundaries one and two steps below the top
+            lower = self._incumbent(range(1, _INCUMBENT_LEVELS))
+            if lower is not None and lower[0] > best[0]:
+                best = lower
+                self._tables(best[0])
             # a big search: first try to lift f* with a pass that allows little deficit in all
             # (cheap, and good segmentations need little), doubling the allowance until
             # such a pass reaches f* at all
@@ -233,18 +239,15 @@ class _BranchAndBound:
 
     # -- incumbents ------------------------------------------------------------------------
 
-    def _incumbent(self) -> tuple[float, list[int]] | None:
-        """A good segmentation to start from: for the top-scored boundaries, and again for those
-        within one and two grid steps of the top, the least-squares segmentation per K (exact for
-        that sub-problem), valued by the objective. When top scores are rare (a teacher keeping
-        3 for the strongest breaks), cutting only there is a poor start and the search grows."""
+    def _incumbent(self, levels: range) -> tuple[float, list[int]] | None:
+        """A good segmentation to start from: for the boundaries within ``level`` grid steps of the
+        top score, the least-squares segmentation per K (exact for that sub-problem), valued by the
+        objective; the best over ``levels``."""
         best = None
-        for level in range(_INCUMBENT_LEVELS):
+        for level in levels:
             found = self._incumbent_at(level)
             if found is not None and (best is None or found[0] > best[0]):
                 best = found
-            if level == 0 and found is not None and len(found[1]) + 1 >= self.kmax:
-                break  # as many blocks as can be: lower levels cannot add any
         return best
 
     def _incumbent_at(self, level: int) -> tuple[float, list[int]] | None:

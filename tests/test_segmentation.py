@@ -152,9 +152,20 @@ def test_the_search_alone_is_exact_from_a_weak_incumbent(monkeypatch, quick_pair
     # Without the top-boundary incumbent the search starts from an arbitrary feasible
     # segmentation, so every pruning rule has to hold on its own; with no quick budget every
     # search takes the capped-then-full path.
-    monkeypatch.setattr(segmentation._BranchAndBound, "_incumbent", lambda self: None)
+    monkeypatch.setattr(segmentation._BranchAndBound, "_incumbent", lambda self, levels: None)
     monkeypatch.setattr(segmentation, "_QUICK_PAIRS", quick_pairs)
     rng = random.Random(7 + quick_pairs)
+    for _ in range(1500):
+        n = rng.randint(2, 11)
+        tokens, scores = random_instance(rng, n)
+        assert_matches_brute_force(tokens, scores, random_config(rng))
+
+
+def test_a_big_search_restarted_from_the_lower_level_incumbents_stays_exact(monkeypatch):
+    # with no quick budget every search is "big": it takes the incumbents one and two grid steps
+    # below the top, rebuilds its tables from the better start, and must still find the optimum
+    monkeypatch.setattr(segmentation, "_QUICK_PAIRS", 0)
+    rng = random.Random(11)
     for _ in range(1500):
         n = rng.randint(2, 11)
         tokens, scores = random_instance(rng, n)
