@@ -14,7 +14,10 @@ MATH-500 files name their trace field ``full_response``):
 - memento/block token ratio, pooled and median, in cl100k_base and o200k_base (goal: pooled
   0.12-0.25; published 194/1,150 = 0.17), and the median character ratio (published 0.16-0.23);
 - the share of rows that pass ``validate`` with default thresholds;
-- the judge scores the kept mementos got.
+- the judge scores the kept mementos got;
+- planted corruptions of the real MEMENTO rows and of the ``segment`` rows (a changed digit, a
+  number swapped for another of the block, a memento replaced by 70% of its block, two mementos
+  swapped): how many ``validate`` catches and by which check, and how many clean rows it flags.
 
 For every real MEMENTO output (``../shared/data/memento/*.json`` and ``--memento-dir``): the
 thinking text is rebuilt from the blocks (joined by a newline: the outputs hold no blank lines),
@@ -35,6 +38,8 @@ import itertools
 import json
 import os
 import platform
+import random
+import re
 import statistics
 import subprocess
 import sys
@@ -187,12 +192,110 @@ def _results_stated(data: dict, blocks: list[str]) -> dict:
             "result_stated_real": sum(facts[i].states_result(real[i]) for i in with_result)}
 
 
+# -- planted corruptions: which does validate catch, and does it leave the clean rows alone? ------
+
+_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?(?!\d)")
+CORRUPTIONS = {
+    "digit": "one digit of a memento's number changed (the first six numbers of each memento)",
+    "same_block": "a memento's number replaced by another value of its block",
+    "inflated": "a memento replaced by the first 70% of its block",
+    "swap": "two mementos of a trace swapped",
+    "swap_nonum": "two mementos without numbers swapped",
+}
+
+
+def _real_rows(paths: list[Path]) -> list[dict]:
+    rows = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        texts = {k: [s["text"] for s in data["segments"] if s["type"] == k] for k in ("block", "summary", "answer")}
+        rows.append({"problem": data["problem"], "blocks": texts["block"], "mementos": texts["summary"],
+                     "answer": "\n\n" + texts["answer"][0], "domain": str(data.get("label", "math")).lower()})
+    return rows
+
+
+def _our_rows(folders: list[Path]) -> list[dict]:
+    from openmementos import format as fmt
+
+    rows = {}
+    for folder in folders:
+        for row in _shards(folder):
+            parsed = fmt.parse(row["response"])
+            rows[(row["problem"], row["response"])] = {"problem": row["problem"], "blocks": list(parsed.blocks),
+                                                       "mementos": list(parsed.mementos), "answer": parsed.answer,
+                                                       "domain": row["domain"]}
+    return list(rows.values())  # a trace file given twice in two layouts counts once
+
+
+def _planted(row: dict, rng: random.Random) -> list[tuple[str, list[str]]]:
+    """(kind, mementos) for every corruption of ``row``'s mementos."""
+    from openmementos.validate.numerals import values
+
+    out = []
+    mementos = row["mementos"]
+
+    def replaced(i: int, text: str) -> list[str]:
+        return mementos[:i] + [text] + mementos[i + 1:]
+
+    for i, memento in enumerate(mementos):
+        others = sorted(v for v in values(row["blocks"][i]) if "/" not in v and len(v) >= 2)
+        for match in list(_NUMBER.finditer(memento))[:6]:
+            number = match.group(0)
+            digit = str((int(number[-1]) + 1) % 10)
+            out.append(("digit", replaced(i, memento[:match.start()] + number[:-1] + digit + memento[match.end():])))
+            choices = [v for v in others if v != number]
+            if choices:
+                out.append(("same_block", replaced(i, memento[:match.start()] + rng.choice(choices) + memento[match.end():])))
+        block = row["blocks"][i]
+        out.append(("inflated", replaced(i, block[: int(0.7 * len(block))].rsplit(" ", 1)[0])))
+    for i, j in itertools.combinations(range(len(mementos)), 2):
+        swapped = list(mementos)
+        swapped[i], swapped[j] = swapped[j], swapped[i]
+        numberless = not _NUMBER.search(mementos[i]) and not _NUMBER.search(mementos[j])
+        out.append(("swap_nonum" if numberless else "swap", swapped))
+    return out
+
+
+def _verdicts(rows: list[dict], mementos: list[list[str]], work: Path) -> list[list[dict]]:
+    """Each row's errors under validate's defaults (the judge gate aside: corruptions carry no scores)."""
+    from openmementos import format as fmt
+    from openmementos.validate import ValidateConfig, ValidateJob, validate
+
+    path, report = work / "planted.jsonl", work / "planted-report.json"
+    with path.open("w", encoding="utf-8") as out:
+        for row, written in zip(rows, mementos):
+            out.write(json.dumps({"problem": row["problem"], "response": fmt.render(row["blocks"], written, row["answer"]),
+                                  "domain": row["domain"], "source": "bench", "difficulty": 5}) + "\n")
+    validate(ValidateJob(path, ValidateConfig(skip=("judge",)), json_report=report, workers=1))
+    return [record["errors"] for record in json.loads(report.read_text())["records"]]
+
+
+def corruption_figures(real: list[dict], ours: list[dict], work: Path) -> dict:
+    rng = random.Random(0)
+    figures = {}
+    for label, rows in (("real", real), ("ours", ours)):
+        clean = _verdicts(rows, [r["mementos"] for r in rows], work)
+        planted = [(row, kind, written) for row in rows for kind, written in _planted(row, rng)]
+        found = _verdicts([p[0] for p in planted], [p[2] for p in planted], work)
+        kinds = {}
+        for (_, kind, _), errors in zip(planted, found):
+            entry = kinds.setdefault(kind, {"rows": 0, "caught": 0, "checks": {}})
+            entry["rows"] += 1
+            entry["caught"] += bool(errors)
+            for check in {e["check"] for e in errors}:
+                entry["checks"][check] = entry["checks"].get(check, 0) + 1
+        figures[label] = {"clean_rows": len(rows), "clean_flagged": sum(bool(e) for e in clean), "kinds": kinds}
+    return figures
+
+
 def measure(memento_dirs: list[Path]) -> dict:
-    with tempfile.TemporaryDirectory() as work:
-        traces = [trace_figures(p, Path(work)) for p in sorted((SHARED / "traces").glob("*.jsonl"))]
     # one file per name: a folder of extra outputs may hold a copy of the shared one
     mementos = sorted({p.name: p for d in [*memento_dirs, SHARED / "memento"] for p in d.glob("*.json")}.values())
-    return {"traces": traces, "boundaries": [boundary_figures(p) for p in mementos]}
+    with tempfile.TemporaryDirectory() as work:
+        paths = sorted((SHARED / "traces").glob("*.jsonl"))
+        traces = [trace_figures(p, Path(work)) for p in paths]
+        planted = corruption_figures(_real_rows(mementos), _our_rows([Path(work) / p.stem for p in paths]), Path(work))
+    return {"traces": traces, "boundaries": [boundary_figures(p) for p in mementos], "corruptions": planted}
 
 
 def _at_revision(rev: str, memento_dirs: list[Path]) -> dict:
@@ -233,6 +336,17 @@ def _table(figures: dict, label: str) -> str:
         ratio = _f1(hits, pred, gold) / _f1(eq, pred, gold) if eq else float("inf")
         lines.append(f"| all (pooled) | | | {_f1(hits, pred, gold):.3f} | {_f1(eq, pred, gold):.3f} ({ratio:.1f}x less) | "
                      f"{_f1(eq_real, sum(b['real_blocks'] - 1 for b in figures['boundaries']), gold):.3f} | |")
+    if figures.get("corruptions"):
+        c = figures["corruptions"]
+        lines += ["", f"Planted corruptions, each row validated with the defaults (judge aside); clean rows flagged: "
+                      f"real {c['real']['clean_flagged']}/{c['real']['clean_rows']}, ours {c['ours']['clean_flagged']}/{c['ours']['clean_rows']}.",
+                  "", "| corruption | real MEMENTO rows caught | `segment` rows caught | checks that caught them (ours) |",
+                  "|---|---:|---:|---|"]
+        for kind, what in CORRUPTIONS.items():
+            real, ours = c["real"]["kinds"].get(kind), c["ours"]["kinds"].get(kind)
+            show = lambda k: f"{k['caught']}/{k['rows']}" if k else "none planted"  # noqa: E731
+            checks = ", ".join(f"{name} {n}" for name, n in sorted((ours or {}).get("checks", {}).items(), key=lambda x: -x[1]))
+            lines.append(f"| {what} | {show(real)} | {show(ours)} | {checks} |")
     return "\n".join(lines)
 
 
