@@ -55,7 +55,7 @@ def _one_after_another(answer, count: int, base_suffix: str = "", path: str = "x
     return server, _run(scenario())
 
 
-def test_keep_alive_reuses_one_connection_and_sends_what_was_asked():
+def test_keep_alive_reuses_one_connection_and_sends_what_was_asked(any_pool):
     async def scenario():
         server = ScriptedServer(lambda request: ([_ok(request["body"])], False))
         async with server as url:
@@ -74,7 +74,7 @@ def test_keep_alive_reuses_one_connection_and_sends_what_was_asked():
     assert first["headers"]["authorization"] == "Bearer k"
 
 
-def test_concurrent_requests_open_at_most_max_connections():
+def test_concurrent_requests_open_at_most_max_connections(any_pool):
     async def scenario():
         server = ScriptedServer(lambda request: ([b"", _ok(request["body"])], False))
         async with server as url:
@@ -100,19 +100,19 @@ def test_concurrent_requests_open_at_most_max_connections():
     # a lax server ending its head lines with a bare LF
     [b"HTTP/1.1 200 OK\nContent-Length: 11\n\nhello world"],
 ])
-def test_each_framing_gives_the_whole_body_and_keeps_the_connection(pieces):
+def test_each_framing_gives_the_whole_body_and_keeps_the_connection(any_pool, pieces):
     server, answers = _one_after_another(lambda request: (pieces, False), 2)
     assert [a.body for a in answers] == [b"hello world"] * 2
     assert server.connections == 1
 
 
-def test_a_body_without_length_runs_to_the_close_and_the_next_request_reconnects():
+def test_a_body_without_length_runs_to_the_close_and_the_next_request_reconnects(any_pool):
     server, answers = _one_after_another(lambda request: ([b"HTTP/1.0 200 OK\r\n\r\n", b"until ", b"close"], True), 2)
     assert [a.body for a in answers] == [b"until close"] * 2
     assert server.connections == 2
 
 
-def test_connection_close_and_a_server_dropping_idle_connections_lose_no_request():
+def test_connection_close_and_a_server_dropping_idle_connections_lose_no_request(any_pool):
     # The server answers, then closes every connection after one request: the second request
     # finds its pooled connection dead and must go out again on a new one, exactly once.
     async def scenario():
@@ -152,7 +152,7 @@ def test_a_reused_connection_closed_before_any_answer_is_sent_again_on_a_new_one
     assert [(r["connection"], r["body"]) for r in server.requests] == [(1, b"0"), (1, b"1"), (2, b"1"), (3, b"2")]
 
 
-def test_an_empty_error_body_marked_gzip_gives_the_status_not_a_decoding_error():
+def test_an_empty_error_body_marked_gzip_gives_the_status_not_a_decoding_error(any_pool):
     answer = b"HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"
     _, (response,) = _one_after_another(lambda request: ([answer], False), 1)
     assert (response.status, response.body) == (500, b"")
@@ -179,12 +179,12 @@ def test_a_request_the_server_reads_then_drops_is_sent_at_most_twice():
     assert [r["body"] for r in server.requests].count(b"paid") == 2
 
 
-def test_a_base_url_path_with_spaces_or_non_ascii_is_percent_encoded():
+def test_a_base_url_path_with_spaces_or_non_ascii_is_percent_encoded(any_pool):
     server, _ = _one_after_another(lambda request: ([_ok(b"ok")], False), 1, "/team a/caf\u00e9", "chat/completions")
     assert server.requests[0]["line"] == "POST /v1/team%20a/caf%C3%A9/chat/completions HTTP/1.1"
 
 
-def test_a_server_that_closes_a_fresh_connection_without_answering_is_an_error_not_a_resend():
+def test_a_server_that_closes_a_fresh_connection_without_answering_is_an_error_not_a_resend(any_pool):
     async def scenario():
         server = ScriptedServer(lambda request: ([], True))
         async with server as url:
@@ -224,7 +224,7 @@ def test_broken_answers_are_transport_errors(pieces, complaint):
     _run(scenario())
 
 
-def test_no_answer_within_the_timeout_and_a_refused_port_are_reported():
+def test_no_answer_within_the_timeout_and_a_refused_port_are_reported(any_pool):
     async def scenario():
         async with ScriptedServer(lambda request: ([b"HTTP/1.1 200 OK\r\n"], False)) as url:
             pool = ConnectionPool(url, {}, 0.3, 2)
