@@ -7,7 +7,6 @@ read-only folder, real signals and processes, real HTTP servers on 127.0.0.1.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
