@@ -130,7 +130,7 @@ def test_connection_close_and_a_server_dropping_idle_connections_lose_no_request
     assert [r["body"] for r in server.requests] == [b"1", b"2"]
 
 
-def test_a_reused_connection_closed_before_any_answer_is_sent_again_on_a_new_one():
+def test_a_reused_connection_closed_before_any_answer_is_sent_again_on_a_new_one(any_pool):
     # keep-alive answers, but the server drops connection 1 when its second request arrives
     def answer(request):
         on_first = [r for r in server.requests if r["connection"] == 1]
@@ -148,8 +148,10 @@ def test_a_reused_connection_closed_before_any_answer_is_sent_again_on_a_new_one
         return answers
 
     assert [a.body for a in _run(scenario())] == [b"0", b"1", b"2"]
-    # "1" went out once more, on a fresh connection; "2" on a new kept-alive one
-    assert [(r["connection"], r["body"]) for r in server.requests] == [(1, b"0"), (1, b"1"), (2, b"1"), (3, b"2")]
+    # "1" went out once more, on a fresh connection; "2" on that one again (the own client keeps
+    # it alive) or on a new one (aiohttp)
+    last = {"direct": 2, "aiohttp": 3}[any_pool]
+    assert [(r["connection"], r["body"]) for r in server.requests] == [(1, b"0"), (1, b"1"), (2, b"1"), (last, b"2")]
 
 
 def test_an_empty_error_body_marked_gzip_gives_the_status_not_a_decoding_error(any_pool):
@@ -158,7 +160,7 @@ def test_an_empty_error_body_marked_gzip_gives_the_status_not_a_decoding_error(a
     assert (response.status, response.body) == (500, b"")
 
 
-def test_a_request_the_server_reads_then_drops_is_sent_at_most_twice():
+def test_a_request_the_server_reads_then_drops_is_sent_at_most_twice(any_pool):
     # four warm keep-alive connections; then the server reads each request and hangs up: the
     # client may resend once on a fresh connection (the idle ones were likely dropped), never more
     def answer(request):
@@ -171,6 +173,8 @@ def test_a_request_the_server_reads_then_drops_is_sent_at_most_twice():
             pool = ConnectionPool(url, {}, 5.0, 4)
             await asyncio.gather(*(pool.request("POST", "x", b"warm") for _ in range(4)))
             assert server.connections == 4
+            if any_pool == "direct":
+                assert len(pool._idle) == 4  # all four kept alive, waiting in the pool
             with pytest.raises(TransportError, match="closed the connection before answering"):
                 await pool.request("POST", "x", b"paid")
             await pool.aclose()
