@@ -54,3 +54,17 @@ def _ok(body: bytes, *extra: str) -> bytes:
 
 def _run(coro):
     return asyncio.run(coro)
+
+
+def one_after_another(pool_class, answer, count: int, base_suffix: str = "", path: str = "x") -> tuple[ScriptedServer, list]:
+    """``count`` requests in turn through one ``pool_class`` pool, to a server that answers with ``answer``."""
+    server = ScriptedServer(answer)
+
+    async def scenario():
+        async with server as url:
+            pool = pool_class(url + base_suffix, {}, 5.0, 2)
+            answers = [await pool.request("POST", path, b"{}") for _ in range(count)]
+            await pool.aclose()
+        return answers
+
+    return server, _run(scenario())

@@ -14,21 +14,11 @@ import pytest
 
 from openmementos.teacher.http_direct import DirectPool as ConnectionPool
 from openmementos.teacher.httpclient import TransportError
-from scripted_http import ScriptedServer, _ok, _run
+from scripted_http import ScriptedServer, _ok, _run, one_after_another
 
 
 def _one_after_another(answer, count: int, base_suffix: str = "", path: str = "x") -> tuple[ScriptedServer, list]:
-    """``count`` requests in turn through one pool, to a server that answers with ``answer``."""
-    server = ScriptedServer(answer)
-
-    async def scenario():
-        async with server as url:
-            pool = ConnectionPool(url + base_suffix, {}, 5.0, 2)
-            answers = [await pool.request("POST", path, b"{}") for _ in range(count)]
-            await pool.aclose()
-        return answers
-
-    return server, _run(scenario())
+    return one_after_another(ConnectionPool, answer, count, base_suffix, path)
 
 
 def test_gzip_as_a_transfer_coding_under_chunked_gives_the_whole_body_and_keeps_the_connection():

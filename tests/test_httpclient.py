@@ -27,7 +27,7 @@ from openmementos.teacher.http_direct import DirectPool
 from openmementos.teacher.http_proxied import ProxiedPool
 from openmementos.teacher.httpclient import ConnectFailed, RequestTimeout, TransportError, open_pool, proxy_for, uses_proxy
 from openmementos.testing import FakeOpenAI
-from scripted_http import ScriptedServer, _ok, _run
+from scripted_http import ScriptedServer, _ok, _run, one_after_another
 
 # The aiohttp pool (behind proxies) is tested whole here, the direct client in test_http_direct.py;
 # the tests a hand-written client must pass like a library (injection, the size cap, fuzzed
@@ -42,17 +42,8 @@ def any_pool(request, monkeypatch):
 
 
 def _one_after_another(answer, count: int, base_suffix: str = "", path: str = "x") -> tuple[ScriptedServer, list]:
-    """``count`` requests in turn through one pool, to a server that answers with ``answer``."""
-    server = ScriptedServer(answer)
-
-    async def scenario():
-        async with server as url:
-            pool = ConnectionPool(url + base_suffix, {}, 5.0, 2)
-            answers = [await pool.request("POST", path, b"{}") for _ in range(count)]
-            await pool.aclose()
-        return answers
-
-    return server, _run(scenario())
+    # the pool class is read at call time: ``any_pool`` swaps it
+    return one_after_another(ConnectionPool, answer, count, base_suffix, path)
 
 
 def test_keep_alive_reuses_one_connection_and_sends_what_was_asked(any_pool):
