@@ -93,7 +93,7 @@ class Sources:
     formulas: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)      # the texts in plain spelling
     squeezed: list[str] = field(default_factory=list)   # the first of them without spaces (read only for a slip)
-    pending: list[str] = field(default_factory=list)    # texts not yet read for bindings and formulas
+    indexed: int = 0                                     # texts read for bindings and formulas so far
 
     def add(self, text: str) -> None:
         clean = plain(text)
@@ -108,7 +108,6 @@ class Sources:
                 self.by_value.setdefault(value, set()).add(len(self.sentences))
             self.sentences.append(sentence)
             self.first.append(first)
-        self.pending.append(clean)
         self.texts.append(clean)
 
     def windows_with(self, numbers: set[str]) -> Iterator[tuple[int, int]]:
@@ -145,12 +144,12 @@ class Sources:
     def _index(self) -> None:
         """Read the ``name = value`` statements and formulas of the texts added since the last call
         (only a memento that states some needs them, so most texts are never read for them)."""
-        for clean in self.pending:
+        for clean in self.texts[self.indexed:]:
             for name, stated in _bindings(clean).items():
                 self.bindings.setdefault(name, set()).update(stated)
             for skeleton, stated in _formulas(clean).items():
                 self.formulas.setdefault(skeleton, set()).update(stated)
-        self.pending.clear()
+        self.indexed = len(self.texts)
 
 
 def changed_numbers(memento: str, sources: Sources) -> list[str]:
