@@ -261,23 +261,27 @@ class _BranchAndBound:
         cost = np.where(ok, size * size, np.inf)
         squares = np.full(len(nodes), np.inf)
         squares[0] = 0.0
+        node_deficits = self.delta[nodes].astype(np.int64)
+        deficits = np.zeros(len(nodes), dtype=np.int64)  # of the cuts on the best path to each node
         parents = []
         best = None
         for k in range(1, min(self.kmax, len(nodes) - 1) + 1):
             total = squares[:, None] + cost
-            parents.append(np.argmin(total, axis=0))
-            squares = total[parents[-1], np.arange(len(nodes))]
+            parent = np.argmin(total, axis=0)
+            parents.append(parent)
+            squares = total[parent, np.arange(len(nodes))]
+            if k > 1:  # the k-th block starts at a cut: its parent node
+                deficits = deficits[parent] + node_deficits[parent]
             if not np.isfinite(squares).any():
                 break
             if k >= max(self.kmin, 2) and np.isfinite(squares[-1]):
-                cuts, at = [], len(nodes) - 1
-                for parent in reversed(parents[1:]):
-                    at = int(parent[at])
-                    cuts.append(int(nodes[at]))
-                cuts.reverse()
-                value = float(self._value(k, int(self.delta[cuts].sum()), squares[-1]))
+                value = float(self._value(k, int(deficits[-1]), squares[-1]))
                 if best is None or value > best[0]:
-                    best = (value, cuts)
+                    cuts, at = [], len(nodes) - 1
+                    for step in reversed(parents[1:]):
+                        at = int(step[at])
+                        cuts.append(int(nodes[at]))
+                    best = (value, cuts[::-1])
         return best
 
     def _any_feasible(self) -> tuple[float, list[int]] | None:
