@@ -52,6 +52,11 @@ PUBLISHED_TOKENS_PER_BLOCK = 1150
 LONG_TRACE = 4000
 
 
+def _segments(data: dict, kind: str) -> list[str]:
+    """The texts of one kind (``block``, ``summary``, ``answer``) of a real MEMENTO output, in order."""
+    return [s["text"] for s in data["segments"] if s["type"] == kind]
+
+
 def _field_map(path: Path):
     from openmementos.sources import FieldMap
 
@@ -134,7 +139,7 @@ def boundary_figures(path: Path) -> dict:
     from openmementos.tokens import make_counter
 
     data = json.loads(path.read_text(encoding="utf-8"))
-    blocks = [s["text"] for s in data["segments"] if s["type"] == "block"]
+    blocks = _segments(data, "block")
     text = "\n".join(blocks)
     cuts, at = [], 0
     for block in blocks[:-1]:
@@ -177,7 +182,7 @@ def _results_stated(data: dict, blocks: list[str]) -> dict:
     from openmementos.teacher.base import CompressRequest
     from openmementos.teacher.heuristic import HeuristicTeacher
 
-    real = [s["text"] for s in data["segments"] if s["type"] == "summary"]
+    real = _segments(data, "summary")
     teacher, ours, earlier = HeuristicTeacher(), [], []
     for i, block in enumerate(blocks):
         memento = teacher.compress(CompressRequest(data["problem"], block, i, tuple(earlier)))["memento"]
@@ -208,9 +213,8 @@ def _real_rows(paths: list[Path]) -> list[dict]:
     rows = []
     for path in paths:
         data = json.loads(path.read_text())
-        texts = {k: [s["text"] for s in data["segments"] if s["type"] == k] for k in ("block", "summary", "answer")}
-        rows.append({"problem": data["problem"], "blocks": texts["block"], "mementos": texts["summary"],
-                     "answer": "\n\n" + texts["answer"][0], "domain": str(data.get("label", "math")).lower()})
+        rows.append({"problem": data["problem"], "blocks": _segments(data, "block"), "mementos": _segments(data, "summary"),
+                     "answer": "\n\n" + _segments(data, "answer")[0], "domain": str(data.get("label", "math")).lower()})
     return rows
 
 

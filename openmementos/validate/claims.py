@@ -92,7 +92,7 @@ class Sources:
     bindings: dict[str, set[str]] = field(default_factory=dict)
     formulas: dict[str, set[tuple[str, ...]]] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)      # the texts in plain spelling
-    squeezed: list[str] = field(default_factory=list)   # the first of them without spaces (read only for a slip)
+    squeezed: list[str] = field(default_factory=list)   # those texts without spaces, made when a slip is first looked up
     indexed: int = 0                                     # texts read for bindings and formulas so far
 
     def add(self, text: str) -> None:
@@ -221,7 +221,7 @@ def _chains(clause: str) -> list[str]:
 
 def _evaluate(side: str) -> float | None:
     """The value of a side made only of numbers and + - * / ^ ( ), else None."""
-    if not _PURE.match(side) or not re.search(r"\d", side) or len(side) > 60:
+    if not _PURE.match(side) or not _DIGIT.search(side) or len(side) > 60:
         return None
     try:
         tree = ast.parse(side.replace("^", "**").strip(), mode="eval").body
